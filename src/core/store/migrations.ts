@@ -1,0 +1,109 @@
+/**
+ * Numbered schema migrations, applied in order when the database opens; the number reached is kept in
+ * `meta.schema_version`. Never edit a released migration: add the next one.
+ */
+export interface Migration {
+  version: number;
+  description: string;
+  statements: readonly string[];
+}
+
+export const MIGRATIONS: readonly Migration[] = [
+  {
+    version: 1,
+    description: 'providers, agents, tasks, dependencies, updates, messages, runs',
+    statements: [
+      `CREATE TABLE providers (
+        id TEXT PRIMARY KEY,
+        kind TEXT NOT NULL CHECK (kind IN ('ollama','openai')),
+        name TEXT NOT NULL,
+        base_url TEXT NOT NULL,
+        max_concurrency INTEGER NOT NULL DEFAULT 1,
+        created_at INTEGER NOT NULL
+      )`,
+      `CREATE TABLE agents (
+        id TEXT PRIMARY KEY,
+        name TEXT NOT NULL UNIQUE COLLATE NOCASE,
+        role TEXT NOT NULL,
+        skills TEXT NOT NULL DEFAULT '[]',
+        provider_id TEXT NOT NULL REFERENCES providers(id),
+        model TEXT NOT NULL,
+        settings TEXT NOT NULL DEFAULT '{}',
+        enabled INTEGER NOT NULL DEFAULT 1,
+        status TEXT NOT NULL DEFAULT 'ready',
+        status_reason TEXT,
+        workspace TEXT NOT NULL,
+        created_at INTEGER NOT NULL,
+        updated_at INTEGER NOT NULL
+      )`,
+      `CREATE TABLE tasks (
+        id TEXT PRIMARY KEY,
+        title TEXT NOT NULL,
+        description TEXT NOT NULL DEFAULT '',
+        required_skills TEXT NOT NULL DEFAULT '[]',
+        priority INTEGER NOT NULL DEFAULT 1,
+        status TEXT NOT NULL DEFAULT 'pending',
+        assignee_id TEXT REFERENCES agents(id) ON DELETE SET NULL,
+        parent_id TEXT REFERENCES tasks(id) ON DELETE CASCADE,
+        review_of TEXT REFERENCES tasks(id) ON DELETE SET NULL,
+        attachments TEXT NOT NULL DEFAULT '[]',
+        result TEXT,
+        failure_reason TEXT,
+        attempts INTEGER NOT NULL DEFAULT 0,
+        lease_owner TEXT,
+        lease_expires_at INTEGER,
+        created_at INTEGER NOT NULL,
+        updated_at INTEGER NOT NULL,
+        started_at INTEGER,
+        completed_at INTEGER
+      )`,
+      `CREATE INDEX tasks_status ON tasks(status)`,
+      `CREATE INDEX tasks_assignee ON tasks(assignee_id)`,
+      `CREATE TABLE task_deps (
+        task_id TEXT NOT NULL REFERENCES tasks(id) ON DELETE CASCADE,
+        depends_on_id TEXT NOT NULL REFERENCES tasks(id) ON DELETE CASCADE,
+        PRIMARY KEY (task_id, depends_on_id)
+      )`,
+      `CREATE TABLE task_updates (
+        id TEXT PRIMARY KEY,
+        task_id TEXT NOT NULL REFERENCES tasks(id) ON DELETE CASCADE,
+        agent_id TEXT REFERENCES agents(id) ON DELETE SET NULL,
+        kind TEXT NOT NULL,
+        body TEXT NOT NULL,
+        created_at INTEGER NOT NULL
+      )`,
+      `CREATE INDEX task_updates_task ON task_updates(task_id, created_at)`,
+      `CREATE TABLE messages (
+        id TEXT PRIMARY KEY,
+        task_id TEXT REFERENCES tasks(id) ON DELETE CASCADE,
+        from_agent TEXT REFERENCES agents(id) ON DELETE SET NULL,
+        to_agent TEXT REFERENCES agents(id) ON DELETE SET NULL,
+        body TEXT NOT NULL,
+        created_at INTEGER NOT NULL,
+        read_at INTEGER
+      )`,
+      `CREATE INDEX messages_to ON messages(to_agent, read_at)`,
+      `CREATE TABLE runs (
+        id TEXT PRIMARY KEY,
+        task_id TEXT NOT NULL REFERENCES tasks(id) ON DELETE CASCADE,
+        agent_id TEXT NOT NULL REFERENCES agents(id) ON DELETE CASCADE,
+        started_at INTEGER NOT NULL,
+        ended_at INTEGER,
+        outcome TEXT NOT NULL DEFAULT 'running',
+        reason TEXT,
+        steps INTEGER NOT NULL DEFAULT 0,
+        prompt_tokens INTEGER NOT NULL DEFAULT 0,
+        completion_tokens INTEGER NOT NULL DEFAULT 0,
+        model_ms REAL NOT NULL DEFAULT 0,
+        tests_passed INTEGER NOT NULL DEFAULT 0,
+        tests_failed INTEGER NOT NULL DEFAULT 0,
+        transcript TEXT
+      )`,
+      `CREATE INDEX runs_agent ON runs(agent_id, started_at)`,
+      `INSERT INTO providers (id, kind, name, base_url, max_concurrency, created_at)
+        VALUES ('ollama-local', 'ollama', 'Ollama (this machine)', 'http://127.0.0.1:11434', 1, 0)`,
+    ],
+  },
+];
+
+export const LATEST_SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1].version;

@@ -1,0 +1,55 @@
+/** The contract between the persistence engine and the repositories/services above it. */
+import type { Event } from '../events';
+
+export type SqlValue = number | string | Uint8Array | null;
+export type Row = Record<string, SqlValue>;
+
+export interface ReadApi {
+  all<T extends Row = Row>(sql: string, params?: readonly SqlValue[]): T[];
+  get<T extends Row = Row>(sql: string, params?: readonly SqlValue[]): T | undefined;
+}
+
+export interface WriteApi extends ReadApi {
+  /** Runs one write statement; it is recorded in the journal and replayed verbatim by other windows. */
+  run(sql: string, params?: readonly SqlValue[]): { changes: number };
+}
+
+export interface StoreChange {
+  /** 'local': this process wrote it; 'external': caught up from another window's journal lines; 'reload': state was reloaded wholesale. */
+  origin: 'local' | 'external' | 'reload';
+  /** Highest sequence number now applied. */
+  seq: number;
+}
+
+export interface StoreOptions {
+  /** Folder that holds `<name>.sqlite`, `<name>.journal`, `<name>.lock`. Created if missing. */
+  dir: string;
+  /** Base file name, default 'ai2ai'. */
+  name?: string;
+  /** The sql-wasm.wasm bytes' path (dist/sql-wasm.wasm in the bundle). */
+  wasmPath: string;
+  /** fdatasync every journal append before acknowledging it. */
+  durable?: boolean;
+  /** Compact when the journal grows past this many bytes. */
+  compactAfterBytes?: number;
+  /** Watch the journal for other windows' writes and catch up by itself. Default true. */
+  watch?: boolean;
+}
+
+export interface Store {
+  readonly read: ReadApi;
+  /**
+   * One atomic mutation: lock, catch up with other windows, BEGIN, fn, COMMIT, append one journal line,
+   * unlock, fire onDidChange. If fn throws, everything is rolled back, nothing is journaled, and the
+   * error propagates. fn must be synchronous and deterministic given the state it reads (ids and
+   * timestamps are made before, passed in as parameters).
+   */
+  mutate<T>(fn: (tx: WriteApi) => T): T;
+  /** Applies journal lines written by other processes; returns how many. */
+  catchUp(): number;
+  /** Folds the journal into an atomically written snapshot. */
+  compact(): void;
+  readonly onDidChange: Event<StoreChange>;
+  /** Compacts and releases files and watchers. */
+  close(): void;
+}
