@@ -1,0 +1,20 @@
+import * as vscode from 'vscode';
+import { App, type Ai2aiApi } from './vscode/app';
+
+export type { Ai2aiApi };
+
+/** Builds the one App object and hands back its API. Everything slow happens after this returns. */
+export function activate(context: vscode.ExtensionContext): Ai2aiApi {
+  try {
+    const app = new App(context);
+    context.subscriptions.push(app);
+    return app.api;
+  } catch (e) {
+    void vscode.window.showErrorMessage(`AI2AI failed to start: ${e instanceof Error ? e.message : String(e)}`);
+    throw e;
+  }
+}
+
+export function deactivate(): void {
+  // Everything is disposed through context.subscriptions.
+}

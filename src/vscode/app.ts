@@ -1,0 +1,88 @@
+/**
+ * The extension's one long-lived object: it owns the log, settings, views and commands, opens the core
+ * after activation has returned (sql.js is loaded then, not during activate), and disposes it all.
+ */
+import * as vscode from 'vscode';
+import { openCore, type Core } from '../core';
+import { DisposableStore } from '../core/events';
+import { registerCommands } from './commands';
+import { Config } from './config';
+import { showError } from './errors';
+import { AgentFlows } from './flows/agentFlows';
+import { TaskFlows } from './flows/taskFlows';
+import { Prompter } from './input';
+import { Log } from './log';
+import { AgentsTree } from './trees/agentsTree';
+import { TasksTree } from './trees/tasksTree';
+
+/** What activate() returns: for other extensions and for the integration tests. */
+export interface Ai2aiApi {
+  /** Resolves when the database is open; rejects with the reason if it could not be. */
+  readonly ready: Promise<Core>;
+  readonly prompter: Prompter;
+  readonly trees: { agents: AgentsTree; tasks: TasksTree };
+  readonly storageDir: string;
+}
+
+export class App implements vscode.Disposable {
+  private readonly disposables = new DisposableStore();
+  private core: Core | undefined;
+  readonly api: Ai2aiApi;
+
+  constructor(private readonly context: vscode.ExtensionContext) {
+    const log = this.disposables.add(new Log());
+    const config = this.disposables.add(new Config(log));
+    const prompter = this.disposables.add(new Prompter());
+    const agents = this.disposables.add(new AgentsTree());
+    const tasks = this.disposables.add(new TasksTree());
+    this.disposables.add(vscode.window.createTreeView('ai2ai.agents', { treeDataProvider: agents, showCollapseAll: true }));
+    this.disposables.add(vscode.window.createTreeView('ai2ai.tasks', { treeDataProvider: tasks, showCollapseAll: true }));
+    void vscode.commands.executeCommand('setContext', 'ai2ai.state', 'loading');
+
+    const ready = this.start(log, config, [agents, tasks]);
+    ready.catch(() => undefined); // reported in start(); commands get the same error when they await it
+    const core = () => ready;
+    for (const d of registerCommands({
+      agents: new AgentFlows(core, prompter),
+      tasks: new TaskFlows(core, prompter),
+      log,
+      refresh: () => [agents, tasks].forEach(t => t.refreshNow()),
+    })) {
+      this.disposables.add(d);
+    }
+    this.api = { ready, prompter, trees: { agents, tasks }, storageDir: context.globalStorageUri.fsPath };
+  }
+
+  private async start(log: Log, config: Config, trees: Array<AgentsTree | TasksTree>): Promise<Core> {
+    // Let activate() return before loading sql.js and reading the database.
+    await new Promise(resolve => setImmediate(resolve));
+    const started = Date.now();
+    try {
+      const core = await openCore({
+        storageDir: this.context.globalStorageUri.fsPath,
+        wasmPath: this.context.asAbsolutePath('dist/sql-wasm.wasm'),
+        workspaceFolders: {
+          folders: () => (vscode.workspace.workspaceFolders ?? []).filter(f => f.uri.scheme === 'file').map(f => f.uri.fsPath),
+        },
+        settings: () => config.core(),
+        logger: log,
+      });
+      this.core = core;
+      trees.forEach(t => t.attach(core));
+      await vscode.commands.executeCommand('setContext', 'ai2ai.state', 'ready');
+      log.info(`Database open in ${Date.now() - started} ms (${this.context.globalStorageUri.fsPath})`);
+      return core;
+    } catch (e) {
+      await vscode.commands.executeCommand('setContext', 'ai2ai.state', 'error');
+      void showError(e, log, 'Could not open the AI2AI database');
+      throw e;
+    }
+  }
+
+  dispose(): void {
+    this.disposables.dispose();
+    // Folds the journal into the snapshot and releases the files.
+    this.core?.dispose();
+    this.core = undefined;
+  }
+}

@@ -1,0 +1,22 @@
+/**
+ * Every command id the extension contributes. Kept free of `vscode` so a plain unit test can compare
+ * it with package.json's `contributes.commands`.
+ */
+export const COMMAND_IDS = [
+  'ai2ai.createAgent',
+  'ai2ai.editAgent',
+  'ai2ai.deleteAgent',
+  'ai2ai.enableAgent',
+  'ai2ai.disableAgent',
+  'ai2ai.openAgentWorkspace',
+  'ai2ai.createTask',
+  'ai2ai.editTask',
+  'ai2ai.deleteTask',
+  'ai2ai.cancelTask',
+  'ai2ai.retryTask',
+  'ai2ai.assignTask',
+  'ai2ai.refresh',
+  'ai2ai.showLog',
+] as const;
+
+export type CommandId = (typeof COMMAND_IDS)[number];

@@ -1,0 +1,65 @@
+/** Settings under `ai2ai.*`, read in one typed place and parsed with zod (a bad value falls back to its default, with a warning). */
+import * as vscode from 'vscode';
+import { z } from 'zod';
+import type { CoreSettings } from '../core';
+import type { Logger } from '../core/ports';
+
+const Settings = z.object({
+  workspace: z.object({ agentsRoot: z.string().trim().min(1).catch('agents') }),
+  storage: z.object({
+    durableWrites: z.boolean().catch(false),
+    compactAfterKB: z.number().min(64).catch(4096),
+  }),
+});
+type Settings = z.infer<typeof Settings>;
+
+/** Settings that only take effect when the extension starts again (the store reads them at open). */
+export const RESTART_SETTINGS = ['ai2ai.storage.durableWrites', 'ai2ai.storage.compactAfterKB'] as const;
+
+export class Config implements vscode.Disposable {
+  private cached: Settings | undefined;
+  private readonly emitter = new vscode.EventEmitter<void>();
+  readonly onDidChange = this.emitter.event;
+  private readonly sub: vscode.Disposable;
+
+  constructor(private readonly log: Logger) {
+    this.sub = vscode.workspace.onDidChangeConfiguration(e => {
+      if (!e.affectsConfiguration('ai2ai')) return;
+      this.cached = undefined;
+      this.emitter.fire();
+      const restart = RESTART_SETTINGS.filter(s => e.affectsConfiguration(s));
+      if (restart.length) {
+        void vscode.window
+          .showInformationMessage(`AI2AI: ${restart.join(', ')} takes effect after a reload.`, 'Reload Window')
+          .then(a => a && vscode.commands.executeCommand('workbench.action.reloadWindow'));
+      }
+    });
+  }
+
+  get settings(): Settings {
+    if (!this.cached) {
+      const c = vscode.workspace.getConfiguration('ai2ai');
+      const raw = {
+        workspace: { agentsRoot: c.get('workspace.agentsRoot') },
+        storage: { durableWrites: c.get('storage.durableWrites'), compactAfterKB: c.get('storage.compactAfterKB') },
+      };
+      this.cached = Settings.parse(raw);
+      if (JSON.stringify(this.cached) !== JSON.stringify(raw)) this.log.warn('Some ai2ai.* settings were invalid and use their defaults instead.');
+    }
+    return this.cached;
+  }
+
+  core(): CoreSettings {
+    const s = this.settings;
+    return {
+      agentsRoot: s.workspace.agentsRoot,
+      durableWrites: s.storage.durableWrites,
+      compactAfterBytes: s.storage.compactAfterKB * 1024,
+    };
+  }
+
+  dispose(): void {
+    this.sub.dispose();
+    this.emitter.dispose();
+  }
+}

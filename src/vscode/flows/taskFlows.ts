@@ -1,0 +1,164 @@
+/** The user-facing flows for tasks: create, edit, delete, cancel, retry, assign. */
+import * as vscode from 'vscode';
+import type { Core } from '../../core';
+import { PRIORITY_LABELS, Task, type Agent } from '../../core/model/schemas';
+import { rankAgents } from '../../core/scheduling/match';
+import { runSteps, type Prompter } from '../input';
+import type { TaskNode } from '../trees/tasksTree';
+import { parseSkills, skillsValidator, validator } from './agentFlows';
+
+const PRIORITIES = PRIORITY_LABELS.map((label, priority) => ({ label, priority, description: priority === 1 ? 'default' : undefined }));
+
+export class TaskFlows {
+  constructor(private readonly core: () => Promise<Core>, private readonly prompter: Prompter) {}
+
+  async create(): Promise<Task | undefined> {
+    const core = await this.core();
+    const title = 'Create Task';
+    const known = [...new Set(core.agents.list().flatMap(a => a.skills))].sort();
+    const s = { title: '', description: '', skills: '', priority: 1, assignee: null as string | null };
+    const ok = await runSteps([
+      async (step, total) => {
+        const v = await this.prompter.input({ title, step, totalSteps: total, prompt: 'What should be done? (a short title)', value: s.title, validate: validator(Task.shape.title) });
+        if (typeof v !== 'string') return v ?? false;
+        s.title = v;
+        return true;
+      },
+      async (step, total) => {
+        const v = await this.prompter.input({
+          title, step, totalSteps: total, prompt: 'Details for the agent: what done looks like, files, constraints (optional)', value: s.description,
+          validate: validator(Task.shape.description),
+        });
+        if (typeof v !== 'string') return v ?? false;
+        s.description = v;
+        return true;
+      },
+      async (step, total) => {
+        const v = await this.prompter.input({
+          title, step, totalSteps: total, prompt: known.length ? `Required skills, separated by commas (agents have: ${known.join(', ')})` : 'Required skills, separated by commas (optional)',
+          value: s.skills, validate: skillsValidator,
+        });
+        if (typeof v !== 'string') return v ?? false;
+        s.skills = v;
+        return true;
+      },
+      async (step, total) => {
+        const v = await this.prompter.pick(PRIORITIES, { title, step, totalSteps: total, placeholder: 'Priority' });
+        if (typeof v !== 'object') return v ?? false;
+        s.priority = v.priority;
+        return true;
+      },
+      async (step, total) => {
+        const ranked = rankAgents(core.agents.list(), { requiredSkills: parseSkills(s.skills) });
+        const items: Array<vscode.QuickPickItem & { agentId: string | null }> = [
+          { label: 'Leave unassigned', description: 'assign it later', agentId: null },
+          ...ranked.map(({ agent, match }) => agentItem(agent, match)),
+        ];
+        const v = await this.prompter.pick(items, { title, step, totalSteps: total, placeholder: 'Who should do it?' });
+        if (typeof v !== 'object') return v ?? false;
+        s.assignee = v.agentId;
+        return true;
+      },
+    ]);
+    if (!ok) return undefined;
+    return core.tasks.create({ title: s.title, description: s.description, requiredSkills: parseSkills(s.skills), priority: s.priority, assigneeId: s.assignee });
+  }
+
+  async edit(node?: TaskNode): Promise<Task | undefined> {
+    const core = await this.core();
+    const task = taskOf(node) ?? (await this.pickTask(core, 'Edit Task'));
+    if (!task) return undefined;
+    const title = `Edit Task: ${task.title}`;
+    const fields = [
+      { label: 'Title', description: task.title, key: 'title' as const },
+      { label: 'Description', description: task.description.slice(0, 80) || 'none', key: 'description' as const },
+      { label: 'Required skills', description: task.requiredSkills.join(', ') || 'none', key: 'skills' as const },
+      { label: 'Priority', description: PRIORITY_LABELS[task.priority], key: 'priority' as const },
+      { label: 'Depends on', description: `${task.dependsOn.length} task(s)`, key: 'deps' as const },
+    ];
+    const field = await this.prompter.pick(fields, { title, placeholder: 'What do you want to change?' });
+    if (typeof field !== 'object') return undefined;
+    switch (field.key) {
+      case 'priority': {
+        const p = await this.prompter.pick(PRIORITIES.map(i => ({ ...i, picked: i.priority === task.priority })), { title, placeholder: 'Priority' });
+        return typeof p === 'object' ? core.tasks.edit(task.id, { priority: p.priority }) : undefined;
+      }
+      case 'deps': {
+        const others = core.tasks.list().filter(t => t.id !== task.id);
+        const items = others.map(t => ({ label: t.title, description: t.status.replace('_', ' '), id: t.id, picked: task.dependsOn.includes(t.id) }));
+        const picked = await this.prompter.pickMany(items, { title, placeholder: 'It waits until these tasks are completed' });
+        return Array.isArray(picked) ? core.tasks.setDependencies(task.id, picked.map(i => i.id)) : undefined;
+      }
+      default: {
+        const current = field.key === 'skills' ? task.requiredSkills.join(', ') : task[field.key];
+        const validate = field.key === 'skills' ? skillsValidator : validator(Task.shape[field.key]);
+        const v = await this.prompter.input({ title, prompt: `New ${field.label.toLowerCase()}`, value: current, validate });
+        if (typeof v !== 'string') return undefined;
+        return core.tasks.edit(task.id, field.key === 'skills' ? { requiredSkills: parseSkills(v) } : { [field.key]: v });
+      }
+    }
+  }
+
+  async delete(node?: TaskNode): Promise<boolean> {
+    const core = await this.core();
+    const task = taskOf(node) ?? (await this.pickTask(core, 'Delete Task'));
+    if (!task) return false;
+    if (!(await this.prompter.confirm(`Delete task "${task.title}"?`, 'Delete', 'Its history and messages are deleted with it.'))) return false;
+    core.tasks.delete(task.id);
+    return true;
+  }
+
+  async cancel(node?: TaskNode): Promise<Task | undefined> {
+    const core = await this.core();
+    const task = taskOf(node) ?? (await this.pickTask(core, 'Cancel Task', t => ['pending', 'blocked', 'in_progress', 'in_review'].includes(t.status)));
+    return task && core.tasks.cancel(task.id);
+  }
+
+  async retry(node?: TaskNode): Promise<Task | undefined> {
+    const core = await this.core();
+    const task = taskOf(node) ?? (await this.pickTask(core, 'Retry Task', t => t.status === 'failed' || t.status === 'cancelled'));
+    return task && core.tasks.retry(task.id);
+  }
+
+  async assign(node?: TaskNode, agentId?: string): Promise<Task | undefined> {
+    const core = await this.core();
+    const task = taskOf(node) ?? (await this.pickTask(core, 'Assign Task', t => ['pending', 'blocked', 'failed', 'cancelled'].includes(t.status)));
+    if (!task) return undefined;
+    if (agentId) return core.tasks.assign(task.id, agentId);
+    const ranked = rankAgents(core.agents.list(), task);
+    if (!ranked.length) {
+      void vscode.window.showInformationMessage('There is no agent to assign it to. Create one first.', 'Create Agent').then(a => a && vscode.commands.executeCommand('ai2ai.createAgent'));
+      return undefined;
+    }
+    const items: Array<vscode.QuickPickItem & { agentId: string | null }> = ranked.map(({ agent, match }) => agentItem(agent, match));
+    if (task.assigneeId) items.push({ label: 'Unassign', description: '', detail: 'Leave it on the board without an agent', agentId: null });
+    const v = await this.prompter.pick(items, { title: `Assign "${task.title}"`, placeholder: 'Best matches first (skills, then availability)' });
+    if (typeof v !== 'object') return undefined;
+    return core.tasks.assign(task.id, v.agentId);
+  }
+
+  private async pickTask(core: Core, title: string, filter: (t: Task) => boolean = () => true): Promise<Task | undefined> {
+    const tasks = core.tasks.list().filter(filter);
+    if (!tasks.length) {
+      void vscode.window.showInformationMessage('There is no task to choose here.');
+      return undefined;
+    }
+    const items = tasks.map(task => ({ label: task.title, description: task.status.replace('_', ' '), task }));
+    const v = await this.prompter.pick(items, { title, placeholder: 'Choose a task' });
+    return typeof v === 'object' ? v.task : undefined;
+  }
+}
+
+function taskOf(node?: TaskNode): Task | undefined {
+  return node?.kind === 'task' ? node.task : undefined;
+}
+
+function agentItem(agent: Agent, match: ReturnType<typeof rankAgents>[number]['match']): vscode.QuickPickItem & { agentId: string } {
+  const skills = [...match.matched.map(s => `✓ ${s}`), ...match.missing.map(s => `✗ ${s}`)].join('  ');
+  return {
+    label: agent.name,
+    description: `${agent.role} · ${agent.model} · ${agent.enabled ? agent.status : 'disabled'}`,
+    detail: skills || `skills: ${agent.skills.join(', ') || 'none'}`,
+    agentId: agent.id,
+  };
+}

@@ -1,0 +1,151 @@
+/**
+ * Quick inputs: one input box or quick pick at a time, with step counters, a Back button and inline
+ * validation, and multi-step flows built from them. Every widget shown is announced on `onDidShow`,
+ * so integration tests can answer the real VS Code widgets the way a user would.
+ */
+import * as vscode from 'vscode';
+
+export const BACK = Symbol('back');
+export type Answer<T> = T | typeof BACK | undefined;
+
+export type ShownInput =
+  | { kind: 'input'; title: string; widget: vscode.InputBox }
+  | { kind: 'pick'; title: string; widget: vscode.QuickPick<vscode.QuickPickItem> };
+
+interface Common {
+  title: string;
+  step?: number;
+  totalSteps?: number;
+}
+
+export interface InputOptions extends Common {
+  prompt: string;
+  value?: string;
+  placeholder?: string;
+  /** Returns a message when the value is not acceptable. */
+  validate?: (value: string) => string | undefined;
+}
+
+export interface PickOptions extends Common {
+  placeholder: string;
+}
+
+export class Prompter implements vscode.Disposable {
+  private readonly emitter = new vscode.EventEmitter<ShownInput>();
+  readonly onDidShow = this.emitter.event;
+
+  input(o: InputOptions): Promise<Answer<string>> {
+    const box = vscode.window.createInputBox();
+    box.title = o.title;
+    box.step = o.step;
+    box.totalSteps = o.totalSteps;
+    box.prompt = o.prompt;
+    box.placeholder = o.placeholder;
+    box.value = o.value ?? '';
+    box.ignoreFocusOut = true;
+    box.buttons = o.step && o.step > 1 ? [vscode.QuickInputButtons.Back] : [];
+    const check = (v: string) => (box.validationMessage = o.validate?.(v));
+    check(box.value);
+    return this.run(box, { kind: 'input', title: o.title, widget: box }, (resolve, subs) => {
+      subs.push(
+        box.onDidChangeValue(check),
+        box.onDidAccept(() => {
+          const msg = o.validate?.(box.value);
+          box.validationMessage = msg;
+          if (!msg) resolve(box.value.trim());
+        }),
+      );
+    });
+  }
+
+  pick<T extends vscode.QuickPickItem>(items: readonly T[], o: PickOptions): Promise<Answer<T>> {
+    const qp = vscode.window.createQuickPick<T>();
+    qp.title = o.title;
+    qp.step = o.step;
+    qp.totalSteps = o.totalSteps;
+    qp.placeholder = o.placeholder;
+    qp.items = items;
+    qp.ignoreFocusOut = true;
+    qp.matchOnDescription = true;
+    qp.matchOnDetail = true;
+    qp.buttons = o.step && o.step > 1 ? [vscode.QuickInputButtons.Back] : [];
+    const shown = { kind: 'pick', title: o.title, widget: qp } as ShownInput;
+    return this.run(qp, shown, (resolve, subs) => {
+      subs.push(
+        qp.onDidAccept(() => {
+          const item = qp.selectedItems[0] ?? qp.activeItems[0];
+          if (item) resolve(item);
+        }),
+      );
+    });
+  }
+
+  /** Several items at once; `picked` items start selected. */
+  pickMany<T extends vscode.QuickPickItem>(items: readonly T[], o: PickOptions): Promise<Answer<readonly T[]>> {
+    const qp = vscode.window.createQuickPick<T>();
+    qp.title = o.title;
+    qp.step = o.step;
+    qp.totalSteps = o.totalSteps;
+    qp.placeholder = o.placeholder;
+    qp.canSelectMany = true;
+    qp.items = items;
+    qp.selectedItems = items.filter(i => i.picked);
+    qp.ignoreFocusOut = true;
+    qp.buttons = o.step && o.step > 1 ? [vscode.QuickInputButtons.Back] : [];
+    const shown = { kind: 'pick', title: o.title, widget: qp } as ShownInput;
+    return this.run(qp, shown, (resolve, subs) => {
+      subs.push(qp.onDidAccept(() => resolve([...qp.selectedItems])));
+    });
+  }
+
+  /** A yes/no question as a quick pick, so it can be answered from the keyboard (and by tests). */
+  async confirm(title: string, yes: string, detail?: string): Promise<boolean> {
+    const items: vscode.QuickPickItem[] = [{ label: yes, detail }, { label: 'Cancel' }];
+    const answer = await this.pick(items, { title, placeholder: title });
+    return typeof answer === 'object' && answer.label === yes;
+  }
+
+  private run<T>(
+    widget: vscode.QuickInput & { onDidTriggerButton: vscode.Event<vscode.QuickInputButton> },
+    shown: ShownInput,
+    wire: (resolve: (v: T) => void, subs: vscode.Disposable[]) => void,
+  ): Promise<Answer<T>> {
+    return new Promise<Answer<T>>(resolve => {
+      const subs: vscode.Disposable[] = [];
+      let done = false;
+      const finish = (v: Answer<T>) => {
+        if (done) return;
+        done = true;
+        resolve(v);
+        subs.forEach(s => s.dispose());
+        widget.dispose();
+      };
+      wire(v => finish(v), subs);
+      subs.push(
+        widget.onDidHide(() => finish(undefined)),
+        widget.onDidTriggerButton(b => b === vscode.QuickInputButtons.Back && finish(BACK)),
+      );
+      widget.show();
+      this.emitter.fire(shown);
+    });
+  }
+
+  dispose(): void {
+    this.emitter.dispose();
+  }
+}
+
+/**
+ * Runs steps in order; a step returns false to cancel, BACK to go one step back. Returns whether the
+ * flow finished. Steps read and write a shared state object, so going back shows the earlier answer.
+ */
+export async function runSteps(steps: ReadonlyArray<(step: number, total: number) => Promise<boolean | typeof BACK>>): Promise<boolean> {
+  let i = 0;
+  while (i < steps.length) {
+    const r = await steps[i](i + 1, steps.length);
+    if (r === BACK) i = Math.max(0, i - 1);
+    else if (!r) return false;
+    else i++;
+  }
+  return true;
+}
