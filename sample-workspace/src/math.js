@@ -1,0 +1,8 @@
+'use strict';
+
+/** Multiplies two numbers. */
+function multiply(a, b) {
+  return a * b;
+}
+
+module.exports = { multiply };

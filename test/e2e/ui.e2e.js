@@ -1,0 +1,84 @@
+// End-to-end UI check in a real VS Code workbench (code-server + headless chromium), run by
+// `node scripts/vscode-run.mjs ui` (npm run test:e2e) after out/test/e2e/seed.js has created an agent and a task
+// in the extension's globalStorage. It opens the workbench with the extension under development, clicks the AI2AI
+// activity-bar entry and asserts that the seeded agent and task show up as rows of the AI2AI tree views.
+// It asserts on tree rows, not notification toasts (VS Code 1.139 does not render toasts headless).
+//
+// Environment:
+//   AI2AI_E2E_EXPECT  '|'-separated texts that must each appear in a tree row of the AI2AI views
+//                     (default "Ada|Write the add function": what test/e2e/seed.ts creates); "" = only check the views
+'use strict';
+
+const CONTAINER_TITLE = 'AI2AI'; // package.json contributes.viewsContainers.activitybar[].title
+const VIEW_NAMES = ['Agents', 'Tasks']; // contributes.views.ai2ai[].name
+const expected = (process.env.AI2AI_E2E_EXPECT ?? 'Ada|Write the add function').split('|').map(s => s.trim()).filter(Boolean);
+
+/**
+ * @param {{ page: import('playwright-core').Page, url: string, screenshot: (name: string) => string, log: (...a: unknown[]) => void }} o
+ */
+async function runUiCheck({ page, url, screenshot, log }) {
+  log(`opening ${url}`);
+  await page.goto(url);
+  await page.locator('.monaco-workbench').waitFor({ timeout: 90_000 });
+  log('workbench rendered');
+
+  const sidebar = page.locator('[id="workbench.parts.sidebar"]');
+  const paneHeader = name => sidebar.locator('.pane-header', { hasText: new RegExp(`^\\s*${name}`, 'i') }).first();
+  const icon = page.locator(`.activitybar a.action-label[aria-label^="${CONTAINER_TITLE}"]`);
+  await icon.waitFor({ timeout: 90_000 });
+  log(`activity-bar entry "${CONTAINER_TITLE}" present`);
+  // a click toggles the container: click again if our views did not appear
+  for (let attempt = 1; ; attempt++) {
+    await icon.click();
+    const shown = await paneHeader(VIEW_NAMES[0]).waitFor({ timeout: 10_000 }).then(() => true, () => false);
+    if (shown) break;
+    if (attempt === 3) throw new Error(`clicking the "${CONTAINER_TITLE}" activity-bar entry did not show the "${VIEW_NAMES[0]}" view`);
+  }
+  for (const name of VIEW_NAMES) {
+    await paneHeader(name).waitFor({ timeout: 10_000 });
+    // expand a collapsed view so its rows render
+    if ((await paneHeader(name).getAttribute('aria-expanded')) === 'false') await paneHeader(name).click();
+  }
+  log(`views shown: ${VIEW_NAMES.join(', ')}`);
+
+  let missing = [];
+  const deadline = Date.now() + 45_000;
+  for (const text of expected) {
+    const row = sidebar.locator('.monaco-list-row', { hasText: text }).first();
+    const ok = await row.waitFor({ timeout: Math.max(1_000, deadline - Date.now()) }).then(() => true, () => false);
+    if (!ok) missing.push(text);
+  }
+  await page.waitForTimeout(500); // let rendering settle (icons, descriptions)
+  for (const line of await describeViews(sidebar)) log(line);
+
+  const shot = screenshot('sidebar');
+  await page.screenshot({ path: shot });
+  log(`screenshot ${require('path').relative(process.cwd(), shot)}`);
+  if (missing.length) {
+    throw new Error(`no tree row containing ${missing.map(t => JSON.stringify(t)).join(', ')} in the ${CONTAINER_TITLE} views ` +
+      `(expected from AI2AI_E2E_EXPECT=${JSON.stringify(expected.join('|'))}; was test/e2e/seed.ts compiled and did it run?)`);
+  }
+  log(`found rows for: ${expected.map(t => JSON.stringify(t)).join(', ') || '(nothing expected)'}`);
+}
+
+/** One line per view pane of the sidebar: its title and the texts of its tree rows. */
+async function describeViews(sidebar) {
+  const lines = [];
+  const panes = sidebar.locator('.pane');
+  for (let i = 0; i < await panes.count(); i++) {
+    const pane = panes.nth(i);
+    const title = (await pane.locator('.pane-header .title').first().innerText().catch(() => '?')).trim();
+    // "label — description" per row
+    const rows = await pane.locator('.monaco-list-row').evaluateAll(els => els.map(el => {
+      const part = sel => (el.querySelector(sel)?.textContent ?? '').replace(/\s+/g, ' ').trim();
+      const label = part('.label-name') || (el.textContent ?? '').replace(/\s+/g, ' ').trim();
+      const description = part('.label-description');
+      return description ? `${label} — ${description}` : label;
+    }));
+    const welcome = rows.length ? '' : (await pane.locator('.welcome-view-content').allInnerTexts().catch(() => [])).join(' ').replace(/\s+/g, ' ').trim();
+    lines.push(`view "${title}": ${rows.length} row(s) ${JSON.stringify(rows)}${welcome ? ` welcome: ${JSON.stringify(welcome.slice(0, 80))}` : ''}`);
+  }
+  return lines;
+}
+
+module.exports = { runUiCheck };
