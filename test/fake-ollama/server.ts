@@ -1,0 +1,618 @@
+/**
+ * A protocol-faithful fake Ollama (test fixture, never shipped). Real HTTP on 127.0.0.1, port 0.
+ * It reproduces the behaviours listed in the project's Ollama facts sheet: NDJSON by default, fragmented
+ * writes, exact chunk shapes, errors before and after the 200, load/queue latency without headers,
+ * slots and the 503 queue limit, disconnect handling with counters, silent truncation, tool-call gaps,
+ * and an OpenAI-compatible /v1 surface (see openai.ts). Simulated delays are multiplied by `timeScale`.
+ */
+import * as http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import {
+  FakeModelSpec, LoadedModel, defaultModels, normalizeName, parseKeepAlive, psEntry, registryName, showBody, tagsEntry, digestOf,
+} from './catalog';
+import { ChatRequestView, GenStats, ReplyScript, ScriptedReply, Sink, ToolCallOut, countPromptTokens, pieces, sampleFromSchema, sleep } from './script';
+import { handleOpenAi } from './openai';
+
+export * from './catalog';
+export * from './script';
+
+export interface FakeOllamaOptions {
+  models?: FakeModelSpec[];
+  /** Models /api/pull can fetch (default: the default catalog). */
+  registry?: FakeModelSpec[];
+  numParallel?: number;
+  maxQueue?: number;
+  /** Multiplies every simulated delay (load, prompt eval, tokens). Default 0.001: a 3 s load takes 3 ms. */
+  timeScale?: number;
+  loadMs?: number;
+  promptTokensPerSec?: number;
+  tokensPerSec?: number;
+  /** Multiplies keep_alive durations (real time). Default 1. */
+  keepAliveScale?: number;
+  /** num_ctx when a request sends none (Ollama's default on small GPUs). */
+  defaultNumCtx?: number;
+  /** Bytes per socket write for streamed bodies; 0 writes whole lines. */
+  fragmentBytes?: number;
+  /** 'model' follows each model's spec; the others force one behaviour for every model. */
+  contextOverflow?: 'model' | 'truncate' | 'error';
+  /** /api/pull fails after "pulling manifest" like an Ollama without network. */
+  offline?: boolean;
+  /** When set, /v1/* requires `Authorization: Bearer <apiKey>`. */
+  apiKey?: string;
+  version?: string;
+  /** The reply when no script is queued for the model. */
+  defaultReply?: ReplyScript;
+}
+
+export interface FakeCounters {
+  /** Chat requests that passed validation. */
+  requests: number;
+  completed: number;
+  /** Client went away before the response ended. */
+  aborted: number;
+  abortedWhile: { queued: number; loading: number; generating: number };
+  active: number;
+  maxActive: number;
+  queued: number;
+  maxQueued: number;
+  rejectedBusy: number;
+  loads: number;
+  reloads: number;
+  truncated: number;
+  tokensGenerated: number;
+}
+
+export interface RecordedRequest {
+  method: string;
+  path: string;
+  headers: http.IncomingHttpHeaders;
+  /** Parsed JSON when the body is JSON, else the raw text ('' for none). */
+  body: any;
+  at: number;
+}
+
+export interface FakeOllama {
+  url: string;
+  port: number;
+  options: Required<Omit<FakeOllamaOptions, 'apiKey'>> & { apiKey?: string };
+  counters: FakeCounters;
+  requests: RecordedRequest[];
+  /** Queue replies for a model; each chat request to it takes the next one. */
+  script(model: string, ...replies: ReplyScript[]): void;
+  /** A function consulted when the model's queue is empty (before defaultReply). */
+  onChat(fn?: (req: ChatRequestView) => ScriptedReply | Promise<ScriptedReply>): void;
+  setModels(models: FakeModelSpec[]): void;
+  addModel(model: FakeModelSpec): void;
+  loaded(): LoadedModel[];
+  unloadAll(): void;
+  requestsTo(path: string): RecordedRequest[];
+  /** Polls until `pred` is true; rejects with `what` after timeoutMs. */
+  waitFor(pred: () => boolean, timeoutMs?: number, what?: string): Promise<void>;
+  close(): Promise<void>;
+}
+
+export class HttpError extends Error {
+  constructor(readonly status: number, message: string) {
+    super(message);
+  }
+}
+
+/** Everything a chat needs after the wire-format-specific parsing. */
+export interface ChatJob {
+  api: 'native' | 'openai';
+  model: string;
+  spec: FakeModelSpec;
+  messages: Array<{ role: string; content: string }>;
+  numCtx: number;
+  numPredict?: number;
+  format?: unknown;
+  think: boolean;
+  keepAliveMs: number;
+  view: ChatRequestView;
+  extraPromptText: string;
+}
+
+export interface FakeInternals {
+  fake: FakeOllama;
+  findModel(name: string): FakeModelSpec | undefined;
+  runChat(job: ChatJob, res: http.ServerResponse, signal: AbortSignal, makeSink: (reply: ScriptedReply) => Sink): Promise<void>;
+  writer(res: http.ServerResponse, contentType: string, fragmentBytes: number, signal: AbortSignal): (text: string) => Promise<void>;
+  clientGone(res: http.ServerResponse): AbortSignal;
+}
+
+function sendJson(res: http.ServerResponse, status: number, body: unknown): void {
+  const text = JSON.stringify(body);
+  res.writeHead(status, { 'Content-Type': 'application/json; charset=utf-8', 'Content-Length': Buffer.byteLength(text) });
+  res.end(text);
+}
+
+const now = () => new Date().toISOString();
+
+export async function startFakeOllama(opts: FakeOllamaOptions = {}): Promise<FakeOllama> {
+  const options: FakeOllama['options'] = {
+    models: opts.models ?? defaultModels(),
+    registry: opts.registry ?? defaultModels(),
+    numParallel: opts.numParallel ?? 1,
+    maxQueue: opts.maxQueue ?? 512,
+    timeScale: opts.timeScale ?? 0.001,
+    loadMs: opts.loadMs ?? 3000,
+    promptTokensPerSec: opts.promptTokensPerSec ?? 1000,
+    tokensPerSec: opts.tokensPerSec ?? 50,
+    keepAliveScale: opts.keepAliveScale ?? 1,
+    defaultNumCtx: opts.defaultNumCtx ?? 4096,
+    fragmentBytes: opts.fragmentBytes ?? 0,
+    contextOverflow: opts.contextOverflow ?? 'model',
+    offline: opts.offline ?? false,
+    apiKey: opts.apiKey,
+    version: opts.version ?? '0.12.6',
+    defaultReply: opts.defaultReply ?? { content: 'OK' },
+  };
+  const counters: FakeCounters = {
+    requests: 0, completed: 0, aborted: 0, abortedWhile: { queued: 0, loading: 0, generating: 0 }, active: 0, maxActive: 0,
+    queued: 0, maxQueued: 0, rejectedBusy: 0, loads: 0, reloads: 0, truncated: 0, tokensGenerated: 0,
+  };
+  const requests: RecordedRequest[] = [];
+  const queues = new Map<string, ReplyScript[]>();
+  let chatFn: ((req: ChatRequestView) => ScriptedReply | Promise<ScriptedReply>) | undefined;
+  const loaded = new Map<string, LoadedModel>();
+  const slots = new Map<string, { active: number; waiters: Array<() => void> }>();
+
+  const findModel = (name: string) => options.models.find(m => normalizeName(m.name) === normalizeName(name));
+
+  function liveLoaded(): LoadedModel[] {
+    const t = Date.now();
+    for (const [k, l] of loaded) if (l.expiresAt <= t) loaded.delete(k);
+    return [...loaded.values()];
+  }
+
+  /** Per-model slots (OLLAMA_NUM_PARALLEL); waiting requests get no headers; a full queue is a 503. */
+  async function acquire(name: string, signal: AbortSignal): Promise<() => void> {
+    let s = slots.get(name);
+    if (!s) slots.set(name, (s = { active: 0, waiters: [] }));
+    const slot = s;
+    if (slot.active >= options.numParallel) {
+      if (counters.queued >= options.maxQueue) {
+        counters.rejectedBusy++;
+        throw new HttpError(503, 'server busy, please try again.  maximum pending requests exceeded');
+      }
+      counters.queued++;
+      counters.maxQueued = Math.max(counters.maxQueued, counters.queued);
+      try {
+        await new Promise<void>((resolve, reject) => {
+          const wake = () => {
+            signal.removeEventListener('abort', onAbort);
+            resolve();
+          };
+          const onAbort = () => {
+            slot.waiters = slot.waiters.filter(w => w !== wake);
+            counters.abortedWhile.queued++;
+            reject(new Error('aborted'));
+          };
+          slot.waiters.push(wake);
+          signal.addEventListener('abort', onAbort, { once: true });
+        });
+      } finally {
+        counters.queued--;
+      }
+    }
+    slot.active++;
+    counters.active++;
+    counters.maxActive = Math.max(counters.maxActive, counters.active);
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
+      slot.active--;
+      counters.active--;
+      slot.waiters.shift()?.();
+    };
+  }
+
+  async function nextReply(job: ChatJob): Promise<ScriptedReply> {
+    const q = queues.get(normalizeName(job.model));
+    const s: ReplyScript | undefined = q && q.length > 0 ? q.shift() : chatFn ?? options.defaultReply;
+    const r = typeof s === 'function' ? await s(job.view) : s;
+    return r ?? { content: 'OK' };
+  }
+
+  function writer(res: http.ServerResponse, contentType: string, fragmentBytes: number, signal: AbortSignal) {
+    return async (text: string) => {
+      if (signal.aborted) throw new Error('aborted');
+      if (!res.headersSent) res.writeHead(200, { 'Content-Type': contentType });
+      const buf = Buffer.from(text, 'utf8');
+      if (!fragmentBytes) {
+        res.write(buf);
+        return;
+      }
+      for (let i = 0; i < buf.length; i += fragmentBytes) {
+        res.write(buf.subarray(i, i + fragmentBytes));
+        // a real pause so the pieces leave as separate TCP segments instead of being coalesced
+        await sleep(1, signal);
+      }
+    };
+  }
+
+  function clientGone(res: http.ServerResponse): AbortSignal {
+    const ctl = new AbortController();
+    res.on('close', () => {
+      if (!res.writableFinished) ctl.abort();
+    });
+    return ctl.signal;
+  }
+
+  async function runChat(job: ChatJob, res: http.ServerResponse, signal: AbortSignal, makeSink: (r: ScriptedReply) => Sink) {
+    const reply = await nextReply(job);
+    if (reply.status) throw new HttpError(reply.status, reply.error ?? 'scripted error');
+    counters.requests++;
+    const release = await acquire(normalizeName(job.model), signal);
+    let phase: 'loading' | 'generating' = 'loading';
+    const scale = options.timeScale;
+    const t0 = Date.now();
+    try {
+      // load (or reload when num_ctx changed); nothing is sent meanwhile
+      const key = normalizeName(job.model);
+      const prev = liveLoaded().find(l => normalizeName(l.spec.name) === key);
+      let loadSimMs = 1.3; // a warm model still reports ~1 ms of load_duration
+      if (!prev || prev.numCtx !== job.numCtx) {
+        counters.loads++;
+        if (prev) counters.reloads++;
+        loadSimMs = job.spec.loadMs ?? options.loadMs;
+        loaded.delete(key);
+        await sleep(loadSimMs * scale, signal);
+      }
+      loaded.set(key, { spec: job.spec, numCtx: job.numCtx, expiresAt: Infinity });
+      if (job.messages.length === 0) {
+        // an empty chat only loads (or unloads with keep_alive 0)
+        const doneReason = job.keepAliveMs === 0 ? 'unload' : 'load';
+        if (job.keepAliveMs === 0) loaded.delete(key);
+        else loaded.get(key)!.expiresAt = Date.now() + job.keepAliveMs * options.keepAliveScale;
+        sendJson(res, 200, { model: job.model, created_at: now(), message: { role: 'assistant', content: '' }, done_reason: doneReason, done: true });
+        counters.completed++;
+        return;
+      }
+      let promptTokens = countPromptTokens(job.messages, job.extraPromptText);
+      const overflow = options.contextOverflow === 'model' ? job.spec.overflow ?? 'truncate' : options.contextOverflow;
+      if (promptTokens > job.numCtx) {
+        if (overflow === 'error') {
+          throw new HttpError(400, `the prompt is longer than the context length currently available to the model; prompt has ${promptTokens} tokens, context length is ${job.numCtx}`);
+        }
+        // Ollama drops old messages and cuts to about half the window, answers 200 and only logs a warning
+        counters.truncated++;
+        promptTokens = Math.floor(job.numCtx / 2);
+      }
+      if (reply.promptEvalCount !== undefined) promptTokens = reply.promptEvalCount;
+      const promptSimMs = (promptTokens / options.promptTokensPerSec) * 1000;
+      const tps = job.spec.tokensPerSec ?? options.tokensPerSec;
+      const pieceDelay = reply.pieceDelayMs ?? (1000 / tps) * scale;
+      phase = 'generating';
+      await sleep(promptSimMs * scale + (reply.delayMs ?? 0), signal);
+      if (reply.stallAfter === 0) await sleep(Infinity, signal);
+
+      const sink = makeSink(reply);
+      let evalCount = 0;
+      const emit = async (p: { content?: string; thinking?: string }) => {
+        await sleep(pieceDelay, signal);
+        evalCount++;
+        counters.tokensGenerated++;
+        await sink.piece(p);
+      };
+      if (job.think && reply.thinking) for (const p of pieces(reply.thinking)) await emit({ thinking: p });
+      let content = reply.content ?? '';
+      if (job.format !== undefined && job.format !== null && job.format !== '' && reply.content === undefined) {
+        content = JSON.stringify(reply.json !== undefined ? reply.json : job.format === 'json' ? {} : sampleFromSchema(job.format));
+      }
+      let ps = pieces(content);
+      let doneReason: 'stop' | 'length' = reply.doneReason ?? 'stop';
+      if (job.numPredict !== undefined && job.numPredict >= 0 && ps.length > job.numPredict) {
+        ps = ps.slice(0, job.numPredict);
+        doneReason = 'length';
+      }
+      for (let i = 0; i < ps.length; i++) {
+        if (reply.errorAfter === i) return await failMid(sink, reply);
+        if (reply.stallAfter === i && i > 0) await sleep(Infinity, signal);
+        await emit({ content: ps[i] });
+      }
+      if (reply.toolCalls && reply.toolCalls.length > 0) {
+        // the model generates the call silently; Ollama's parser emits it whole when complete
+        const hidden = pieces(JSON.stringify(reply.toolCalls)).length;
+        await sleep(pieceDelay * hidden, signal);
+        evalCount += hidden;
+        counters.tokensGenerated += hidden;
+        const calls: ToolCallOut[] = reply.toolCalls.map((c, i) => ({
+          id: `call_${digestOf(`${c.name}${i}${Date.now()}`).slice(0, 8)}`, name: c.name, arguments: c.arguments, rawArguments: c.rawArguments,
+        }));
+        await sink.toolCalls(calls);
+      }
+      if (reply.errorAfter !== undefined && reply.errorAfter >= ps.length) return await failMid(sink, reply);
+      if (reply.stallAfter !== undefined && reply.stallAfter >= ps.length && reply.stallAfter > 0) await sleep(Infinity, signal);
+      if (reply.endWithoutDone) {
+        await sink.endWithoutDone();
+        counters.completed++;
+        return;
+      }
+      const evalSimMs = (evalCount / tps) * 1000;
+      const stats: GenStats = {
+        doneReason,
+        loadNs: Math.round(loadSimMs * 1e6),
+        promptEvalCount: promptTokens,
+        promptEvalNs: Math.round(promptSimMs * 1e6),
+        evalCount,
+        evalNs: Math.round(evalSimMs * 1e6),
+        totalNs: Math.round((loadSimMs + promptSimMs + evalSimMs) * 1e6 + (Date.now() - t0) * 1e3),
+      };
+      await sink.done(stats);
+      counters.completed++;
+      const l = loaded.get(key);
+      if (job.keepAliveMs === 0) loaded.delete(key);
+      else if (l) l.expiresAt = Date.now() + job.keepAliveMs * options.keepAliveScale;
+    } catch (e) {
+      if (signal.aborted) {
+        counters.aborted++;
+        counters.abortedWhile[phase]++;
+        const l = loaded.get(normalizeName(job.model));
+        if (l && !Number.isFinite(l.expiresAt)) l.expiresAt = Date.now() + job.keepAliveMs * options.keepAliveScale;
+        return;
+      }
+      throw e;
+    } finally {
+      release();
+    }
+  }
+
+  async function failMid(sink: Sink, reply: ScriptedReply) {
+    await sink.midStreamError(reply.midStreamError ?? 'an error was encountered while running the model: unexpected EOF');
+  }
+
+  const fake: FakeOllama = {
+    url: '',
+    port: 0,
+    options,
+    counters,
+    requests,
+    script(model, ...replies) {
+      const k = normalizeName(model);
+      queues.set(k, [...(queues.get(k) ?? []), ...replies]);
+    },
+    onChat(fn) {
+      chatFn = fn;
+    },
+    setModels(models) {
+      options.models = [...models];
+    },
+    addModel(model) {
+      options.models = [...options.models.filter(m => m.name !== model.name), model];
+    },
+    loaded: () => liveLoaded(),
+    unloadAll: () => loaded.clear(),
+    requestsTo: path => requests.filter(r => r.path === path),
+    async waitFor(pred, timeoutMs = 5000, what = 'condition') {
+      const end = Date.now() + timeoutMs;
+      while (!pred()) {
+        if (Date.now() > end) throw new Error(`fake-ollama: timed out waiting for ${what}; counters=${JSON.stringify(counters)}`);
+        await sleep(5);
+      }
+    },
+    close: () =>
+      new Promise<void>(resolve => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  };
+  const internals: FakeInternals = { fake, findModel, runChat, writer, clientGone };
+
+  const server = http.createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', c => chunks.push(c));
+    req.on('end', () => {
+      const raw = Buffer.concat(chunks).toString('utf8');
+      let body: any = raw;
+      try {
+        body = raw ? JSON.parse(raw) : {};
+      } catch {
+        // keep the raw text; handlers answer 400 for it
+      }
+      const path = (req.url ?? '/').split('?')[0];
+      requests.push({ method: req.method ?? 'GET', path, headers: req.headers, body, at: Date.now() });
+      route(req.method ?? 'GET', path, body, req, res).catch(e => {
+        if (res.headersSent) {
+          res.destroy();
+          return;
+        }
+        if (path.startsWith('/v1/')) {
+          const status = e instanceof HttpError ? e.status : 500;
+          sendJson(res, status, { error: { message: String(e.message), type: status >= 500 ? 'api_error' : 'invalid_request_error', param: null, code: null } });
+        } else sendJson(res, e instanceof HttpError ? e.status : 500, { error: String(e.message) });
+      });
+    });
+  });
+
+  async function route(method: string, path: string, body: any, req: http.IncomingMessage, res: http.ServerResponse) {
+    if (typeof body === 'string' && body !== '') throw new HttpError(400, 'invalid character in request body');
+    if (path.startsWith('/v1/')) return handleOpenAi(internals, method, path, body, req, res);
+    const key = `${method} ${path}`;
+    switch (key) {
+      case 'GET /':
+      case 'HEAD /':
+        res.writeHead(200, { 'Content-Type': 'text/plain; charset=utf-8' });
+        return void res.end('Ollama is running');
+      case 'GET /api/version':
+        return sendJson(res, 200, { version: options.version });
+      case 'GET /api/tags':
+        return sendJson(res, 200, { models: options.models.map(tagsEntry) });
+      case 'GET /api/ps':
+        return sendJson(res, 200, { models: liveLoaded().map(psEntry) });
+      case 'POST /api/show': {
+        const name = body.model ?? body.name;
+        if (!name) throw new HttpError(400, 'model is required');
+        const m = findModel(name);
+        if (!m) throw new HttpError(404, `model '${name}' not found`);
+        return sendJson(res, 200, showBody(m));
+      }
+      case 'POST /api/chat':
+        return nativeChat(body, req, res);
+      case 'POST /api/pull':
+        return pull(body, res);
+      case 'POST /api/embed':
+        return embed(body, res);
+      default:
+        res.writeHead(404, { 'Content-Type': 'text/plain' });
+        return void res.end('404 page not found');
+    }
+  }
+
+  async function nativeChat(body: any, req: http.IncomingMessage, res: http.ServerResponse) {
+    const model: string | undefined = body.model || body.name;
+    if (!model) throw new HttpError(400, 'model is required');
+    const spec = findModel(model);
+    if (!spec) throw new HttpError(404, `model '${model}' not found`);
+    const tools = Array.isArray(body.tools) && body.tools.length > 0;
+    if (tools && !spec.capabilities.includes('tools')) throw new HttpError(400, `${registryName(model)} does not support tools`);
+    const think = body.think === true || typeof body.think === 'string';
+    if (think && !spec.capabilities.includes('thinking')) throw new HttpError(400, `"${model}" does not support thinking`);
+    let keepAliveMs: number;
+    try {
+      keepAliveMs = parseKeepAlive(body.keep_alive);
+    } catch (e) {
+      throw new HttpError(400, (e as Error).message);
+    }
+    const all: Array<{ role: string; content: string }> = Array.isArray(body.messages) ? body.messages : [];
+    // the target models' templates render only system/user/assistant: tool results vanish silently
+    const messages = spec.capabilities.includes('tools') ? all : all.filter(m => m.role !== 'tool');
+    const requestedCtx = Number(body.options?.num_ctx) || options.defaultNumCtx;
+    const job: ChatJob = {
+      api: 'native', model, spec, messages, think, keepAliveMs, format: body.format,
+      numCtx: Math.min(requestedCtx, spec.contextLength),
+      numPredict: body.options?.num_predict,
+      extraPromptText: tools ? JSON.stringify(body.tools) : '',
+      view: { api: 'native', model, body, messages: all, headers: req.headers },
+    };
+    const stream = body.stream !== false; // the server streams unless told not to
+    const signal = clientGone(res);
+    await runChat(job, res, signal, reply => (stream ? nativeStreamSink(res, model, reply, signal) : nativeJsonSink(res, model)));
+  }
+
+  function nativeStreamSink(res: http.ServerResponse, model: string, reply: ScriptedReply, signal: AbortSignal): Sink {
+    const write = writer(res, 'application/x-ndjson', reply.fragmentBytes ?? options.fragmentBytes, signal);
+    const line = (o: unknown) => write(JSON.stringify(o) + '\n');
+    return {
+      piece: p => line({ model, created_at: now(), message: { role: 'assistant', content: p.content ?? '', ...(p.thinking !== undefined ? { thinking: p.thinking } : {}) }, done: false }),
+      toolCalls: calls =>
+        line({
+          model, created_at: now(),
+          message: { role: 'assistant', content: '', tool_calls: calls.map((c, index) => ({ id: c.id, function: { index, name: c.name, arguments: c.arguments } })) },
+          done: false,
+        }),
+      async midStreamError(message) {
+        await line({ error: message });
+        res.end();
+      },
+      async done(s) {
+        await line({ model, created_at: now(), message: { role: 'assistant', content: '' }, done: true, ...metrics(s) });
+        res.end();
+      },
+      async endWithoutDone() {
+        if (!res.headersSent) res.writeHead(200, { 'Content-Type': 'application/x-ndjson' });
+        res.end();
+      },
+    };
+  }
+
+  function nativeJsonSink(res: http.ServerResponse, model: string): Sink {
+    let content = '';
+    let thinking = '';
+    let calls: ToolCallOut[] = [];
+    return {
+      async piece(p) {
+        content += p.content ?? '';
+        thinking += p.thinking ?? '';
+      },
+      async toolCalls(c) {
+        calls = c;
+      },
+      async midStreamError(message) {
+        sendJson(res, 500, { error: message });
+      },
+      async done(s) {
+        const message: Record<string, unknown> = { role: 'assistant', content };
+        if (thinking) message.thinking = thinking;
+        if (calls.length) message.tool_calls = calls.map((c, index) => ({ id: c.id, function: { index, name: c.name, arguments: c.arguments } }));
+        sendJson(res, 200, { model, created_at: now(), message, done: true, ...metrics(s) });
+      },
+      async endWithoutDone() {
+        res.destroy();
+      },
+    };
+  }
+
+  function metrics(s: GenStats) {
+    return {
+      done_reason: s.doneReason, total_duration: s.totalNs, load_duration: s.loadNs, prompt_eval_count: s.promptEvalCount,
+      prompt_eval_duration: s.promptEvalNs, eval_count: s.evalCount, eval_duration: s.evalNs,
+    };
+  }
+
+  async function pull(body: any, res: http.ServerResponse) {
+    const name: string | undefined = body.model ?? body.name;
+    if (!name) throw new HttpError(400, 'model is required');
+    const stream = body.stream !== false;
+    const signal = clientGone(res);
+    const write = writer(res, 'application/x-ndjson', options.fragmentBytes, signal);
+    const lines: unknown[] = [];
+    const emit = async (o: unknown) => {
+      if (stream) await write(JSON.stringify(o) + '\n');
+      else lines.push(o);
+      await sleep(100 * options.timeScale, signal);
+    };
+    try {
+      await emit({ status: 'pulling manifest' });
+      const spec = options.registry.find(m => normalizeName(m.name) === normalizeName(name));
+      const err = options.offline
+        ? `pull model manifest: Get "https://registry.ollama.ai/v2/library/${normalizeName(name).replace(':', '/manifests/')}": dial tcp: lookup registry.ollama.ai: no such host`
+        : !spec ? 'pull model manifest: file does not exist' : undefined;
+      if (err) {
+        if (stream) {
+          await write(JSON.stringify({ error: err }) + '\n');
+          return void res.end();
+        }
+        throw new HttpError(500, err);
+      }
+      const total = spec!.sizeBytes ?? 1_000_000_000;
+      const digest = `sha256:${digestOf(spec!.name)}`;
+      const status = `pulling ${digestOf(spec!.name).slice(0, 12)}`;
+      for (const frac of [0, 0.25, 0.5, 0.75, 1]) await emit({ status, digest, total, completed: Math.round(total * frac) });
+      await emit({ status: 'verifying sha256 digest' });
+      await emit({ status: 'writing manifest' });
+      if (!findModel(spec!.name)) options.models = [...options.models, spec!];
+      if (stream) {
+        await write(JSON.stringify({ status: 'success' }) + '\n');
+        res.end();
+      } else sendJson(res, 200, { status: 'success' });
+    } catch (e) {
+      if (signal.aborted) return;
+      throw e;
+    }
+  }
+
+  async function embed(body: any, res: http.ServerResponse) {
+    const name: string | undefined = body.model ?? body.name;
+    if (!name) throw new HttpError(400, 'model is required');
+    const m = findModel(name);
+    if (!m) throw new HttpError(404, `model '${name}' not found`);
+    const inputs: string[] = Array.isArray(body.input) ? body.input : [String(body.input ?? '')];
+    const embeddings = inputs.map(s => {
+      const v = Array.from({ length: 8 }, (_, i) => (parseInt(digestOf(`${s}#${i}`).slice(0, 6), 16) / 0xffffff) * 2 - 1);
+      const norm = Math.hypot(...v) || 1;
+      return v.map(x => x / norm);
+    });
+    sendJson(res, 200, {
+      model: name, embeddings, total_duration: 14_143_917, load_duration: 1_019_500,
+      prompt_eval_count: inputs.reduce((n, s) => n + Math.ceil(s.length / 4), 0),
+    });
+  }
+
+  await new Promise<void>(resolve => server.listen(0, '127.0.0.1', () => resolve()));
+  const port = (server.address() as AddressInfo).port;
+  fake.port = port;
+  fake.url = `http://127.0.0.1:${port}`;
+  return fake;
+}
