@@ -1,0 +1,644 @@
+/**
+ * The persistence engine: sql.js in memory, made durable and shared between VS Code windows by an
+ * append-only journal of the SQL each mutation ran, under a cross-process lock.
+ *
+ * Why this shape (numbers in the persistence facts): writing the whole database per change costs
+ * 60 ms at 50 MB and two windows overwrite each other's snapshots; appending one journal line costs
+ * ~0.1 ms whatever the size, and replaying other windows' lines in order gives every window the same
+ * state. The snapshot is only rewritten at compaction, atomically.
+ *
+ * Files in `dir`: `<name>.sqlite` (snapshot; meta.seq is the last sequence number folded into it),
+ * `<name>.journal` (header line {gen, base}, then one line per mutation {seq, stmts}), `<name>.lock`.
+ *
+ * Every read or write of the journal happens under the lock, so a reader never meets a half-finished
+ * compaction and a line without its '\n' is always a crashed writer's torn tail, safe to drop.
+ */
+import * as fs from 'fs';
+import * as path from 'path';
+import { randomBytes } from 'crypto';
+import type { Database, SqlJsStatic, Statement } from 'sql.js';
+import { AppError } from '../errors';
+import { Emitter } from '../events';
+import { nullLogger, type Logger } from '../ports';
+import { LATEST_SCHEMA_VERSION, MIGRATIONS, type Migration } from './migrations';
+import type { ReadApi, Row, SqlValue, Store, StoreChange, StoreOptions, WriteApi } from './types';
+import { FileLock } from './lock';
+import { completeLines, decodeEntry, decodeHeader, encodeEntry, encodeHeader, type JournalHeader, type Stmt } from './journal';
+import { configure, corrupt, loadSqlJs, newerSchema, openSnapshot, removeStaleTemps, writeAll, writeFileAtomic } from './snapshot';
+
+const DEFAULT_COMPACT_AFTER = 4 * 1024 * 1024;
+const STATEMENT_CACHE = 128;
+const WATCH_DEBOUNCE_MS = 25;
+
+interface OpenJournal {
+  fd: number;
+  ino: number;
+  dev: number;
+  size: number;
+  header?: JournalHeader;
+  headerLen: number;
+}
+
+/**
+ * Opens the store (loading sql.js once per process). `migrations` is only for tests; the app always
+ * uses the released list.
+ */
+export async function openStore(opts: StoreOptions, logger: Logger = nullLogger, migrations: readonly Migration[] = MIGRATIONS): Promise<Store> {
+  const SQL = await loadSqlJs(opts.wasmPath);
+  const store = new SqliteStore(SQL, opts, logger);
+  store.open(migrations);
+  return store;
+}
+
+class SqliteStore implements Store {
+  private db!: Database;
+  private readonly file: string;
+  private readonly journalPath: string;
+  private readonly journalName: string;
+  private readonly lock: FileLock;
+  private readonly compactAfter: number;
+  private readonly name: string;
+  private latest = LATEST_SCHEMA_VERSION;
+  private readonly emitter = new Emitter<StoreChange>();
+  private readonly stmts = new Map<string, Statement>();
+
+  /** Highest sequence number reflected in `db`. */
+  private applied = 0;
+  private jfd: number | undefined;
+  private jino = -1;
+  private jdev = -1;
+  private gen = '';
+  /** End of the last complete journal line consumed; appends go here. */
+  private offset = 0;
+  private headerLen = 0;
+  /** Journal size last seen; above `offset` means a torn tail. */
+  private fileSize = 0;
+  private busy = false;
+  private closed = false;
+  private watcher: fs.FSWatcher | undefined;
+  private timer: NodeJS.Timeout | undefined;
+
+  readonly onDidChange = this.emitter.event;
+  readonly read: ReadApi = {
+    all: <T extends Row = Row>(sql: string, params?: readonly SqlValue[]) => this.all<T>(sql, params),
+    get: <T extends Row = Row>(sql: string, params?: readonly SqlValue[]): T | undefined => this.all<T>(sql, params, true)[0],
+  };
+
+  constructor(
+    private readonly SQL: SqlJsStatic,
+    private readonly opts: StoreOptions,
+    private readonly logger: Logger,
+  ) {
+    const name = (this.name = opts.name ?? 'ai2ai');
+    this.file = path.join(opts.dir, `${name}.sqlite`);
+    this.journalName = `${name}.journal`;
+    this.journalPath = path.join(opts.dir, this.journalName);
+    this.lock = new FileLock(path.join(opts.dir, `${name}.lock`), logger);
+    this.compactAfter = opts.compactAfterBytes ?? DEFAULT_COMPACT_AFTER;
+  }
+
+  // ---------------------------------------------------------------- open
+
+  open(migrations: readonly Migration[]): void {
+    migrations.forEach((m, i) => {
+      if (i > 0 && m.version <= migrations[i - 1].version) throw new AppError('internal', `Migrations out of order at version ${m.version}.`);
+    });
+    const latest = (this.latest = migrations.length ? migrations[migrations.length - 1].version : 0);
+    try {
+      fs.mkdirSync(this.opts.dir, { recursive: true });
+    } catch (e) {
+      throw new AppError('storage_io', `AI2AI could not create its storage folder "${this.opts.dir}": ${(e as Error).message}`, { dir: this.opts.dir }, { cause: e });
+    }
+    // Under the lock, so two windows opening at once migrate once and nobody compacts under our feet.
+    this.lock.acquire();
+    try {
+      let snapshotExisted = true;
+      let bytes: Buffer | undefined;
+      try {
+        bytes = fs.readFileSync(this.file);
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code !== 'ENOENT') {
+          throw new AppError('storage_io', `AI2AI could not read "${this.file}": ${(e as Error).message}`, { file: this.file }, { cause: e });
+        }
+        snapshotExisted = false;
+      }
+      if (bytes) {
+        const snap = openSnapshot(this.SQL, bytes, this.file, this.journalPath, latest);
+        this.db = snap.db;
+        this.applied = snap.seq;
+      } else {
+        this.db = new this.SQL.Database();
+        configure(this.db);
+      }
+
+      // Nothing below writes a file until every check has passed: a refused store leaves all bytes as found.
+      const j = this.openJournalFile();
+      let needJournal = !j?.header;
+      if (j?.header) {
+        if (j.header.base > this.applied) {
+          this.closeFd(j.fd);
+          throw corrupt(
+            this.file,
+            snapshotExisted
+              ? `it holds changes up to #${this.applied} but the journal "${this.journalPath}" continues from #${j.header.base}, so changes in between are missing`
+              : `it is missing, but the journal "${this.journalPath}" continues from change #${j.header.base}`,
+            this.journalPath,
+          );
+        }
+        this.adopt(j);
+        this.readNewLines();
+      } else if (j) {
+        this.closeFd(j.fd); // empty or torn header: holds no changes, is replaced below
+      }
+      const version = this.schemaVersion();
+      if (version > latest) throw newerSchema(this.file, version, latest);
+
+      removeStaleTemps(this.opts.dir, this.name);
+      if (needJournal) this.startJournal();
+      let migrated = false;
+      for (const m of migrations) {
+        if (m.version <= version) continue;
+        try {
+          this.runLocked(tx => {
+            for (const s of m.statements) tx.run(s);
+            tx.run("INSERT OR REPLACE INTO meta (key, value) VALUES ('schema_version', ?)", [m.version]);
+          });
+        } catch (e) {
+          throw new AppError('internal', `AI2AI could not upgrade its database to schema ${m.version} (${m.description}): ${(e as Error).message}`, { file: this.file }, { cause: e });
+        }
+        this.logger.info(`storage: migrated ${this.file} to schema ${m.version} (${m.description})`);
+        migrated = true;
+      }
+      if (migrated || !snapshotExisted) this.compactLocked();
+    } catch (e) {
+      this.dispose();
+      throw e;
+    } finally {
+      this.lock.release();
+    }
+    if (this.opts.watch !== false) this.startWatching();
+    this.logger.debug(`storage: opened ${this.file} at change #${this.applied}`);
+  }
+
+  // ---------------------------------------------------------------- public API
+
+  mutate<T>(fn: (tx: WriteApi) => T): T {
+    this.enter('mutate');
+    const events: StoreChange[] = [];
+    try {
+      this.lock.acquire();
+      try {
+        this.syncLocked(events);
+        const { result, seq } = this.runLocked(fn);
+        if (seq !== undefined) events.push({ origin: 'local', seq });
+        if (this.offset > this.compactAfter) this.tryCompactLocked();
+        return result;
+      } finally {
+        this.lock.release();
+      }
+    } finally {
+      this.busy = false;
+      this.fire(events);
+    }
+  }
+
+  catchUp(): number {
+    if (this.closed || this.busy) return 0;
+    // Without the lock: the journal is only replaced (new inode, and we hold the old one open so its
+    // number cannot be reused) or appended, so same inode and same size means nothing new.
+    try {
+      const st = fs.statSync(this.journalPath);
+      if (st.ino === this.jino && st.dev === this.jdev && st.size === this.offset) return 0;
+    } catch {
+      // missing journal: let the locked path deal with it
+    }
+    this.enter('catchUp');
+    const before = this.applied;
+    const events: StoreChange[] = [];
+    try {
+      this.lock.acquire();
+      try {
+        this.syncLocked(events);
+      } finally {
+        this.lock.release();
+      }
+    } finally {
+      this.busy = false;
+      this.fire(events);
+    }
+    return Math.max(0, this.applied - before);
+  }
+
+  compact(): void {
+    this.enter('compact');
+    const events: StoreChange[] = [];
+    try {
+      this.lock.acquire();
+      try {
+        this.syncLocked(events);
+        this.compactLocked();
+      } finally {
+        this.lock.release();
+      }
+    } finally {
+      this.busy = false;
+      this.fire(events);
+    }
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.stopWatching();
+    if (!this.busy) {
+      try {
+        this.lock.acquire();
+        try {
+          this.syncLocked([]);
+          if (this.offset > this.headerLen) this.compactLocked();
+        } finally {
+          this.lock.release();
+        }
+      } catch (e) {
+        // Everything is in the journal already; the next open replays it.
+        this.logger.warn(`storage: compaction on close failed, the journal keeps the changes`, e);
+      }
+    }
+    this.closed = true;
+    this.dispose();
+    this.emitter.dispose();
+  }
+
+  // ---------------------------------------------------------------- mutation internals
+
+  private enter(what: string): void {
+    if (this.closed) throw new AppError('internal', `Store.${what}() called after close().`);
+    if (this.busy) throw new AppError('internal', `Store.${what}() called from inside a mutation; mutations cannot nest.`);
+    this.busy = true;
+  }
+
+  /** Lock held and journal caught up. BEGIN, fn, append the line, COMMIT: the line and the rows stand or fall together. */
+  private runLocked<T>(fn: (tx: WriteApi) => T): { result: T; seq?: number } {
+    const recorded: Stmt[] = [];
+    let open = true;
+    const tx: WriteApi = {
+      all: this.read.all,
+      get: this.read.get,
+      run: (sql, params = []) => {
+        if (!open) throw new AppError('internal', 'A transaction object was used after its mutation ended.');
+        const changes = this.exec(sql, params);
+        recorded.push([sql, [...params]]);
+        return { changes };
+      },
+    };
+    this.db.exec('BEGIN');
+    let result: T;
+    try {
+      result = fn(tx);
+      if (result && typeof (result as { then?: unknown }).then === 'function') {
+        throw new AppError('internal', 'Store.mutate() needs a synchronous function; awaiting inside a transaction would hold the lock across other windows.');
+      }
+    } catch (e) {
+      this.rollback();
+      throw e;
+    } finally {
+      open = false;
+    }
+    if (recorded.length === 0) {
+      this.db.exec('COMMIT');
+      return { result };
+    }
+    const seq = this.applied + 1;
+    const line = Buffer.from(encodeEntry({ seq, stmts: recorded }));
+    try {
+      this.append(line);
+    } catch (e) {
+      this.rollback();
+      throw e;
+    }
+    try {
+      this.db.exec('COMMIT');
+    } catch (e) {
+      this.truncate(this.offset);
+      this.rollback();
+      throw e;
+    }
+    this.offset += line.byteLength;
+    this.fileSize = this.offset;
+    this.applied = seq;
+    return { result, seq };
+  }
+
+  private append(line: Buffer): void {
+    const fd = this.jfd!;
+    if (this.fileSize > this.offset) {
+      this.logger.warn(`storage: dropping ${this.fileSize - this.offset} bytes of a torn journal line (a window crashed while writing it)`);
+      this.truncate(this.offset);
+    }
+    try {
+      writeAll(fd, line, this.offset);
+      if (this.opts.durable) fs.fdatasyncSync(fd);
+    } catch (e) {
+      this.truncate(this.offset);
+      throw new AppError('storage_io', `AI2AI could not write its journal "${this.journalPath}": ${(e as Error).message}. The change was not saved.`, { file: this.journalPath }, { cause: e });
+    }
+  }
+
+  private truncate(at: number): void {
+    try {
+      fs.ftruncateSync(this.jfd!, at);
+      this.fileSize = at;
+    } catch (e) {
+      this.logger.error(`storage: could not truncate ${this.journalPath}`, e);
+    }
+  }
+
+  private rollback(): void {
+    try {
+      this.db.exec('ROLLBACK');
+    } catch {
+      // SQLite already rolled back (some errors end the transaction themselves)
+    }
+  }
+
+  // ---------------------------------------------------------------- journal reading
+
+  /** Lock held. Brings `db` up to the journal on disk, following compactions by other windows. */
+  private syncLocked(events: StoreChange[]): void {
+    const before = this.applied;
+    let reloaded = false;
+    let st: fs.Stats | undefined;
+    try {
+      st = fs.statSync(this.journalPath);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
+    }
+    if (!st) {
+      this.logger.warn(`storage: ${this.journalPath} disappeared; starting a new one at change #${this.applied}`);
+      this.startJournal();
+      return;
+    }
+    if (st.ino !== this.jino || st.dev !== this.jdev) {
+      const j = this.openJournalFile();
+      if (!j?.header) {
+        if (j) this.closeFd(j.fd);
+        this.logger.warn(`storage: ${this.journalPath} has no header; starting a new one at change #${this.applied}`);
+        this.startJournal();
+        return;
+      }
+      if (j.header.base > this.applied) {
+        // Another window compacted past what we have read: its snapshot holds what we missed.
+        try {
+          this.reloadSnapshot(j.header.base);
+        } catch (e) {
+          this.closeFd(j.fd);
+          throw e;
+        }
+        reloaded = true;
+      }
+      this.adopt(j);
+    } else if (st.size < this.offset) {
+      // Only torn tails are ever truncated, and never below a complete line; re-read defensively.
+      this.logger.error(`storage: ${this.journalPath} shrank below what was already read; re-reading it`);
+      this.offset = this.headerLen;
+    }
+    this.readNewLines();
+    if (reloaded) events.push({ origin: 'reload', seq: this.applied });
+    else if (this.applied > before) events.push({ origin: 'external', seq: this.applied });
+  }
+
+  private readNewLines(): void {
+    const fd = this.jfd!;
+    const size = fs.fstatSync(fd).size;
+    this.fileSize = size;
+    if (size <= this.offset) return;
+    const buf = Buffer.allocUnsafe(size - this.offset);
+    let got = 0;
+    while (got < buf.length) {
+      const n = fs.readSync(fd, buf, got, buf.length - got, this.offset + got);
+      if (n === 0) break;
+      got += n;
+    }
+    const { lines, consumed } = completeLines(got === buf.length ? buf : buf.subarray(0, got));
+    for (const line of lines) this.applyLine(line);
+    this.offset += consumed;
+  }
+
+  private applyLine(line: string): void {
+    let entry;
+    try {
+      entry = decodeEntry(line);
+    } catch (e) {
+      this.logger.error(`storage: skipping an unreadable journal line in ${this.journalPath} (${(e as Error).message}): ${line.slice(0, 200)}`);
+      return;
+    }
+    if (entry.seq <= this.applied) return; // already in the snapshot (crash between snapshot and journal swap)
+    if (entry.seq !== this.applied + 1) this.logger.warn(`storage: journal jumps from change #${this.applied} to #${entry.seq}`);
+    this.db.exec('BEGIN');
+    try {
+      for (const [sql, params] of entry.stmts) this.exec(sql, params);
+      this.db.exec('COMMIT');
+    } catch (e) {
+      this.rollback();
+      this.logger.error(`storage: change #${entry.seq} from another window failed to apply here and was skipped: ${(e as Error).message}`);
+    }
+    this.applied = entry.seq;
+  }
+
+  private reloadSnapshot(base: number): void {
+    let bytes: Buffer;
+    try {
+      bytes = fs.readFileSync(this.file);
+    } catch (e) {
+      throw corrupt(this.file, `it could not be read while following another window's compaction (${(e as Error).message})`, this.journalPath, e);
+    }
+    const snap = openSnapshot(this.SQL, bytes, this.file, this.journalPath, this.latest);
+    if (snap.seq < base) {
+      snap.db.close();
+      throw corrupt(this.file, `it holds changes up to #${snap.seq} but the journal continues from #${base}`, this.journalPath);
+    }
+    this.clearStatements();
+    this.db.close();
+    this.db = snap.db;
+    this.applied = snap.seq;
+    this.logger.info(`storage: reloaded ${this.file} at change #${snap.seq} after another window compacted`);
+  }
+
+  private openJournalFile(): OpenJournal | undefined {
+    let fd: number;
+    try {
+      fd = fs.openSync(this.journalPath, 'r+');
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+      throw new AppError('storage_io', `AI2AI could not open its journal "${this.journalPath}": ${(e as Error).message}`, { file: this.journalPath }, { cause: e });
+    }
+    const st = fs.fstatSync(fd);
+    const head = Buffer.alloc(Math.min(st.size, 4096));
+    const n = head.length ? fs.readSync(fd, head, 0, head.length, 0) : 0;
+    const nl = head.subarray(0, n).indexOf(0x0a);
+    const j: OpenJournal = { fd, ino: st.ino, dev: st.dev, size: st.size, headerLen: nl + 1 };
+    if (nl < 0) return j;
+    j.header = decodeHeader(head.toString('utf8', 0, nl));
+    if (!j.header) {
+      this.closeFd(fd);
+      throw corrupt(this.journalPath, 'its first line is not a journal header', this.journalPath);
+    }
+    return j;
+  }
+
+  private adopt(j: OpenJournal): void {
+    if (this.jfd !== undefined && this.jfd !== j.fd) this.closeFd(this.jfd);
+    this.jfd = j.fd;
+    this.jino = j.ino;
+    this.jdev = j.dev;
+    this.gen = j.header!.gen;
+    this.headerLen = j.headerLen;
+    this.offset = j.headerLen;
+    this.fileSize = j.size;
+  }
+
+  // ---------------------------------------------------------------- compaction
+
+  private tryCompactLocked(): void {
+    try {
+      this.compactLocked();
+    } catch (e) {
+      // The mutation is already safe in the journal; compaction will be retried after the next one.
+      this.logger.error(`storage: compaction failed, will retry`, e);
+    }
+  }
+
+  /**
+   * Lock held, caught up. Snapshot first, then a new journal generation: a crash between the two leaves
+   * the old journal, whose lines up to the snapshot's seq are skipped on load.
+   */
+  private compactLocked(): void {
+    const started = Date.now();
+    this.db.run("INSERT OR REPLACE INTO meta (key, value) VALUES ('seq', ?)", [this.applied]);
+    writeFileAtomic(this.file, this.db.export());
+    this.startJournal();
+    this.logger.debug(`storage: compacted ${this.file} at change #${this.applied} in ${Date.now() - started} ms`);
+  }
+
+  /** Lock held. Replaces the journal (never truncates it in place, so a reader holding it stays consistent). */
+  private startJournal(): void {
+    const gen = randomBytes(8).toString('hex');
+    writeFileAtomic(this.journalPath, Buffer.from(encodeHeader({ gen, base: this.applied })));
+    const j = this.openJournalFile();
+    if (!j?.header || j.header.gen !== gen) throw new AppError('storage_io', `AI2AI's new journal "${this.journalPath}" was replaced while it was being created.`);
+    this.adopt(j);
+  }
+
+  // ---------------------------------------------------------------- SQL
+
+  private statement(sql: string): Statement {
+    let st = this.stmts.get(sql);
+    if (st) {
+      // Map order is insertion order: re-inserting keeps the most used statements away from eviction.
+      this.stmts.delete(sql);
+    } else {
+      st = this.db.prepare(sql);
+      if (this.stmts.size >= STATEMENT_CACHE) {
+        const [oldSql, old] = this.stmts.entries().next().value as [string, Statement];
+        this.stmts.delete(oldSql);
+        old.free();
+      }
+    }
+    this.stmts.set(sql, st);
+    return st;
+  }
+
+  private exec(sql: string, params: readonly SqlValue[]): number {
+    const st = this.statement(sql);
+    try {
+      st.run(params as SqlValue[]);
+    } finally {
+      st.reset();
+    }
+    return this.db.getRowsModified();
+  }
+
+  private all<T extends Row>(sql: string, params: readonly SqlValue[] = [], first = false): T[] {
+    if (this.closed) throw new AppError('internal', 'Store read after close().');
+    const st = this.statement(sql);
+    const rows: T[] = [];
+    try {
+      st.bind(params as SqlValue[]);
+      while (st.step()) {
+        rows.push(st.getAsObject() as T);
+        if (first) break;
+      }
+    } finally {
+      st.reset();
+    }
+    return rows;
+  }
+
+  private schemaVersion(): number {
+    const row = this.all<{ value: SqlValue }>("SELECT value FROM meta WHERE key = 'schema_version'", [], true)[0];
+    return row ? Number(row.value) : 0;
+  }
+
+  private clearStatements(): void {
+    for (const st of this.stmts.values()) st.free();
+    this.stmts.clear();
+  }
+
+  // ---------------------------------------------------------------- watching, events, teardown
+
+  private startWatching(): void {
+    try {
+      // The folder, not the file: compaction renames a new journal over the old one, which a file watch
+      // would lose. persistent:false so a forgotten store never keeps a process alive.
+      this.watcher = fs.watch(this.opts.dir, { persistent: false }, (_event, filename) => {
+        if (filename && filename.toString() !== this.journalName) return;
+        if (this.timer || this.closed) return;
+        this.timer = setTimeout(() => {
+          this.timer = undefined;
+          try {
+            this.catchUp();
+          } catch (e) {
+            this.logger.error(`storage: catching up with other windows failed`, e);
+          }
+        }, WATCH_DEBOUNCE_MS);
+        this.timer.unref();
+      });
+      this.watcher.on('error', e => this.logger.warn(`storage: watching ${this.opts.dir} failed; other windows' changes show up on the next write`, e));
+    } catch (e) {
+      this.logger.warn(`storage: cannot watch ${this.opts.dir}; other windows' changes show up on the next write`, e);
+    }
+  }
+
+  private stopWatching(): void {
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = undefined;
+    try {
+      this.watcher?.close();
+    } catch {
+      // already closed
+    }
+    this.watcher = undefined;
+  }
+
+  private fire(events: StoreChange[]): void {
+    for (const e of events) this.emitter.fire(e, err => this.logger.error('storage: an onDidChange listener failed', err));
+  }
+
+  private closeFd(fd: number): void {
+    try {
+      fs.closeSync(fd);
+    } catch {
+      // already closed
+    }
+  }
+
+  private dispose(): void {
+    this.stopWatching();
+    if (this.jfd !== undefined) this.closeFd(this.jfd);
+    this.jfd = undefined;
+    this.jino = this.jdev = -1;
+    if (this.db) {
+      this.clearStatements();
+      this.db.close();
+    }
+  }
+}
