@@ -48,6 +48,7 @@ async function runUiCheck({ page, url, screenshot, log }) {
     const ok = await row.waitFor({ timeout: Math.max(1_000, deadline - Date.now()) }).then(() => true, () => false);
     if (!ok) missing.push(text);
   }
+  await page.mouse.move(700, 450); // away from the activity bar: no hover tooltip in the screenshot
   await page.waitForTimeout(500); // let rendering settle (icons, descriptions)
   for (const line of await describeViews(sidebar)) log(line);
 
