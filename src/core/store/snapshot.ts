@@ -10,13 +10,15 @@ import initSqlJs from 'sql.js';
 import type { Database, SqlJsStatic } from 'sql.js';
 import { AppError } from '../errors';
 
-let sqlModule: Promise<SqlJsStatic> | undefined;
+/** Keyed by wasm path so a bad path is reported even after another path loaded fine (tests, reinstalls). */
+const sqlModules = new Map<string, Promise<SqlJsStatic>>();
 
 /**
  * One SQL module per process: it is 26 MB of wasm memory and ~20 ms to start. We read the wasm ourselves
  * because when sql.js fetches a missing file it rejects AND fires an unhandled `RuntimeError: Aborted`.
  */
 export function loadSqlJs(wasmPath: string): Promise<SqlJsStatic> {
+  let sqlModule = sqlModules.get(wasmPath);
   if (!sqlModule) {
     sqlModule = (async () => {
       let wasm: Buffer;
@@ -43,7 +45,8 @@ export function loadSqlJs(wasmPath: string): Promise<SqlJsStatic> {
       }
     })();
     // A failed load must not poison the process: the next open tries again.
-    sqlModule.catch(() => (sqlModule = undefined));
+    sqlModule.catch(() => sqlModules.delete(wasmPath));
+    sqlModules.set(wasmPath, sqlModule);
   }
   return sqlModule;
 }
