@@ -1,0 +1,156 @@
+/**
+ * The transport shared by the providers.
+ *
+ * Why not the global fetch: in Node it is undici, whose `headersTimeout` (300 s) kills requests that
+ * Ollama legitimately keeps without headers (queued behind a busy slot, loading a model, evaluating a long
+ * prompt on CPU: Ollama sends headers only with the first token). Changing that needs an undici
+ * Dispatcher, i.e. a dependency on undici itself. `nodeFetch` is a small fetch over node:http(s) instead:
+ * no headers or body timeout at all (our own watchdogs decide), cancellation through the AbortSignal at
+ * every stage, and a standard `Response` so the `ollama` package can use it. Going through node:http also
+ * keeps VS Code's proxy support, which patches the http/https modules.
+ */
+import * as http from 'node:http';
+import * as https from 'node:https';
+import { Readable } from 'node:stream';
+
+export type FetchLike = (input: string | URL, init?: RequestInit) => Promise<Response>;
+
+function abortError(signal: AbortSignal): Error {
+  const r: unknown = signal.reason;
+  if (r instanceof Error) return r;
+  const e = new Error('This operation was aborted');
+  e.name = 'AbortError';
+  return e;
+}
+
+function headersToRecord(h: RequestInit['headers']): Record<string, string> {
+  if (!h) return {};
+  if (h instanceof Headers) {
+    const o: Record<string, string> = {};
+    h.forEach((v, k) => (o[k] = v));
+    return o;
+  }
+  if (Array.isArray(h)) return Object.fromEntries(h);
+  return { ...(h as Record<string, string>) };
+}
+
+export const nodeFetch: FetchLike = (input, init = {}) =>
+  new Promise<Response>((resolve, reject) => {
+    const signal = init.signal ?? undefined;
+    if (signal?.aborted) return reject(abortError(signal));
+    const url = new URL(String(input));
+    const mod = url.protocol === 'https:' ? https : http;
+    const body = init.body === undefined || init.body === null ? undefined : typeof init.body === 'string' ? init.body : Buffer.from(init.body as ArrayBuffer);
+    const req = mod.request(url, { method: init.method ?? 'GET', headers: headersToRecord(init.headers) }, res => {
+      const status = res.statusCode ?? 500;
+      const headers = new Headers();
+      for (const [k, v] of Object.entries(res.headers)) {
+        if (Array.isArray(v)) v.forEach(x => headers.append(k, x));
+        else if (v !== undefined) headers.set(k, v);
+      }
+      const noBody = status === 204 || status === 205 || status === 304 || init.method === 'HEAD';
+      if (noBody) res.resume();
+      const stream = noBody ? null : (Readable.toWeb(res) as unknown as ReadableStream<Uint8Array>);
+      resolve(new Response(stream, { status, statusText: res.statusMessage, headers }));
+    });
+    const onAbort = () => req.destroy(abortError(signal!));
+    signal?.addEventListener('abort', onAbort, { once: true });
+    // 'close' on the request fires once the whole response was received or the socket died:
+    // after that an abort has nothing left to cancel.
+    req.on('close', () => signal?.removeEventListener('abort', onAbort));
+    req.on('error', reject);
+    req.end(body);
+  });
+
+/**
+ * Two timers on one AbortController: until the first piece arrives `firstMs` applies (queue + load +
+ * prompt eval), afterwards each piece re-arms `idleMs`. When one fires, `fired` says which, so the
+ * resulting abort is reported as a timeout rather than a cancel.
+ */
+export class Watchdog {
+  readonly controller = new AbortController();
+  fired?: { what: 'first token' | 'next token' | 'reply'; ms: number };
+  private timer?: ReturnType<typeof setTimeout>;
+  private started = false;
+
+  constructor(private readonly firstMs: number, private readonly idleMs: number, firstWhat: 'first token' | 'reply' = 'first token') {
+    this.arm(firstMs, firstWhat);
+  }
+
+  get signal(): AbortSignal {
+    return this.controller.signal;
+  }
+
+  /** Call on every piece received. */
+  touch(): void {
+    this.started = true;
+    this.arm(this.idleMs, 'next token');
+  }
+
+  get streaming(): boolean {
+    return this.started;
+  }
+
+  stop(): void {
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = undefined;
+  }
+
+  private arm(ms: number, what: 'first token' | 'next token' | 'reply') {
+    this.stop();
+    if (!Number.isFinite(ms) || ms <= 0) return;
+    this.timer = setTimeout(() => {
+      this.fired = { what, ms };
+      this.controller.abort();
+    }, ms);
+    // a pending watchdog must not keep the process (or a test run) alive
+    this.timer.unref?.();
+  }
+}
+
+/**
+ * A rough token count of what is sent: ASCII at ~4 characters per token (English and code in BPE
+ * tokenizers land between 3 and 5), other characters at ~1 token each (CJK, emoji, accents split into
+ * several bytes), plus ~4 tokens of chat-template framing per message.
+ */
+export function estimateTokens(messages: Array<{ content: string }>, extra = ''): number {
+  const count = (s: string) => {
+    let ascii = 0;
+    let other = 0;
+    for (const ch of s) {
+      if (ch.charCodeAt(0) < 128) ascii++;
+      else other++;
+    }
+    return Math.ceil(ascii / 4) + other;
+  };
+  let n = 0;
+  for (const m of messages) n += count(m.content) + 4;
+  return n + count(extra);
+}
+
+/**
+ * Ollama truncates an oversized prompt silently (it keeps the system message and the newest messages, then
+ * cuts to about half the window) and answers 200; the only visible trace is a low prompt_eval_count.
+ * We flag it when both hold:
+ *  - the estimate is above half the window: only then could the real prompt (up to ~2x a chars/4
+ *    estimate for dense code or non-English text) have overflowed at all; below that a low count is a
+ *    tokenizer difference, not a cut;
+ *  - the reported count is under 70% of the estimate: chars/4 overestimates by up to ~25-30% (long runs
+ *    of indentation become single tokens), so a smaller gap is noise, while a truncation to half the
+ *    window removes far more.
+ * A missing or zero count (old servers with a warm cache omitted it) is never flagged.
+ */
+export function looksTruncated(estimate: number, promptEvalCount: number | undefined, numCtx: number): boolean {
+  if (!promptEvalCount || promptEvalCount <= 0) return false;
+  return estimate > numCtx * 0.5 && promptEvalCount < estimate * 0.7;
+}
+
+/** Runs `fn` with a signal that ends at `timeoutMs` or when `signal` aborts; reports which. */
+export async function withTimeout<T>(signal: AbortSignal, timeoutMs: number, fn: (s: AbortSignal, wd: Watchdog) => Promise<T>): Promise<T> {
+  const wd = new Watchdog(timeoutMs, timeoutMs, 'reply');
+  try {
+    return await fn(AbortSignal.any([signal, wd.signal]), wd);
+  } finally {
+    wd.stop();
+  }
+}
