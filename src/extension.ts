@@ -5,9 +5,11 @@ export type { Ai2aiApi };
 
 /** Builds the one App object and hands back its API. Everything slow happens after this returns. */
 export function activate(context: vscode.ExtensionContext): Ai2aiApi {
+  const started = performance.now();
   try {
     const app = new App(context);
     context.subscriptions.push(app);
+    app.activationMs = performance.now() - started;
     return app.api;
   } catch (e) {
     void vscode.window.showErrorMessage(`AI2AI failed to start: ${e instanceof Error ? e.message : String(e)}`);

@@ -1,0 +1,60 @@
+/**
+ * `npm run bench`: every benchmark, with its figures, targets and ratios. Timing targets are checked here,
+ * never in tests: the machines are shared and noisy, so read the ratios, and rerun before believing a miss.
+ *   1. bundle size of the production build
+ *   2. each standalone out/bench/*.bench.js (store persistence, protocol parsing, agent loop…)
+ *   3. in a real VS Code (code-server): activate() time and the Tasks tree with 10,000 tasks
+ * `npm run bench -- --no-vscode` skips part 3.
+ */
+import { spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+
+const ROOT = path.resolve(__dirname, '../..');
+const rows: Array<{ name: string; value: number; unit: string; target: number }> = [];
+
+function row(name: string, value: number, unit: string, target: number): void {
+  rows.push({ name, value, unit, target });
+}
+
+function run(cmd: string, args: string[], env: NodeJS.ProcessEnv = {}): { code: number; out: string } {
+  const r = spawnSync(cmd, args, { cwd: ROOT, env: { ...process.env, ...env }, encoding: 'utf8', maxBuffer: 64 << 20 });
+  process.stdout.write(r.stdout ?? '');
+  process.stderr.write(r.stderr ?? '');
+  return { code: r.status ?? 1, out: r.stdout ?? '' };
+}
+
+function section(title: string): void {
+  process.stdout.write(`\n=== ${title}\n`);
+}
+
+section('bundle (production build)');
+if (run(process.execPath, ['esbuild.mjs', '--production']).code !== 0) process.exit(1);
+const size = fs.statSync(path.join(ROOT, 'dist/extension.js')).size;
+row('dist/extension.js size', size / 1024, 'KB', 400);
+
+const benchDir = path.join(ROOT, 'out/bench');
+for (const f of fs.readdirSync(benchDir).filter(f => f.endsWith('.bench.js')).sort()) {
+  section(f);
+  const r = run(process.execPath, ['--expose-gc', path.join(benchDir, f)]);
+  if (r.code !== 0) process.stdout.write(`(${f} exited ${r.code})\n`);
+}
+
+if (!process.argv.includes('--no-vscode')) {
+  section('in VS Code (code-server 4.100.3)');
+  const r = run(process.execPath, ['scripts/vscode-run.mjs', 'tests'], { AI2AI_TESTS_INDEX: path.join(benchDir, 'vscode/index.js') });
+  const figures = Object.fromEntries([...r.out.matchAll(/\[bench\] (\w+)=([\d.]+)/g)].map(m => [m[1], Number(m[2])]));
+  if (figures.activate_ms !== undefined) row('activate() returns', figures.activate_ms, 'ms', 20);
+  if (figures.tasks_tree_10000_ms !== undefined) row('Tasks tree, 10,000 tasks', figures.tasks_tree_10000_ms, 'ms', 300);
+  if (figures.agents_tree_with_10000_tasks_ms !== undefined) row('Agents tree beside 10,000 tasks', figures.agents_tree_with_10000_tasks_ms, 'ms', 50);
+  if (figures.database_open_after_activate_ms !== undefined) row('database open (after activate)', figures.database_open_after_activate_ms, 'ms', 500);
+  if (r.code !== 0) process.stdout.write(`(VS Code benchmark run exited ${r.code})\n`);
+}
+
+section('summary (figure / target = ratio; ≤ 1.00 meets the target)');
+for (const r of rows) {
+  const ratio = r.value / r.target;
+  process.stdout.write(
+    `${r.name.padEnd(36)} ${r.value.toFixed(2).padStart(10)} ${r.unit.padEnd(3)} target ≤ ${String(r.target).padStart(5)} ${r.unit.padEnd(3)} ratio ${ratio.toFixed(2)} ${ratio <= 1 ? 'ok' : 'MISSED'}\n`,
+  );
+}
