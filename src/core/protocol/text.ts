@@ -211,7 +211,8 @@ export function parseTextAction(reply: string, tools: readonly ToolSpec[], optio
   if (scan.kind === 'none') {
     if (cut) return { outcome: cutOff };
     if (scan.paramOutside) {
-      const owner = tools.find(t => scan.paramOutside! in t.input.shape);
+      const param = scan.paramOutside;
+      const owner = tools.find(t => param in t.input.shape && !t.input.shape[param]!.safeParse(undefined).success) ?? tools.find(t => param in t.input.shape);
       return {
         outcome: {
           ok: false,

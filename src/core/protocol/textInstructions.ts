@@ -53,8 +53,8 @@ export function renderTextProtocolInstructions(tools: readonly ToolSpec[]): stri
     if (docs.length) {
       out.push('Parameters:');
       for (const d of docs) {
-        const type = d.type && d.type !== 'string' ? ` (${d.type})` : '';
-        out.push(`- ${d.name}${type}${d.required ? '' : ' (optional)'}${d.description ? `: ${d.description}` : ''}`);
+        const notes = [d.type && d.type !== 'string' ? d.type : '', d.required ? '' : 'optional'].filter(Boolean);
+        out.push(`- ${d.name}${notes.length ? ` (${notes.join(', ')})` : ''}${d.description ? `: ${d.description}` : ''}`);
       }
     }
     out.push('Example:', renderExample(spec));

@@ -1,0 +1,125 @@
+/**
+ * The contract between the tool registry, the tools and the host. Tools never touch the file system
+ * except through paths the sandbox returned, never spawn except through `runCommand`, and never ask
+ * the user except through `approve`, so tests can drive every branch with plain objects.
+ */
+import type { z } from 'zod';
+import type { ToolSpec } from '../protocol/types';
+import type { PathSandbox } from '../workspace/sandbox';
+
+export interface CommandOptions {
+  cwd: string;
+  signal?: AbortSignal;
+  /** Wall-clock limit; the whole process tree is killed when it passes. */
+  timeoutMs?: number;
+  /** Cap on captured output (bytes, per stream and combined); head and tail are kept. */
+  maxOutputBytes?: number;
+  /** Time between SIGTERM and SIGKILL. */
+  killGraceMs?: number;
+  env?: NodeJS.ProcessEnv;
+}
+
+export interface CommandResult {
+  command: string;
+  /** null when the process was killed by a signal or never started. */
+  exitCode: number | null;
+  signal: NodeJS.Signals | null;
+  /** stdout and stderr interleaved in arrival order, capped. */
+  output: string;
+  stdout: string;
+  stderr: string;
+  /** Bytes of combined output dropped from the middle by the cap. */
+  truncatedBytes: number;
+  timedOut: boolean;
+  cancelled: boolean;
+  durationMs: number;
+  /** Set when the process could not be started (missing cwd, shell). */
+  spawnError?: string;
+}
+
+export type CommandRunner = (command: string, options: CommandOptions) => Promise<CommandResult>;
+
+export interface ToolLimits {
+  /** Any tool result is clipped to this many characters (head and tail kept). */
+  maxOutputChars: number;
+  /** read_file shows at most this many characters per call. */
+  readMaxChars: number;
+  /** Files larger than this are not read (bytes). */
+  maxReadBytes: number;
+  /** write_file refuses larger contents (bytes). */
+  maxWriteBytes: number;
+  maxListEntries: number;
+  maxSearchResults: number;
+  /** search_files skips files larger than this (bytes) and stops after this many files. */
+  maxSearchFileBytes: number;
+  maxSearchFiles: number;
+  commandTimeoutMs: number;
+  testTimeoutMs: number;
+  commandOutputBytes: number;
+}
+
+/** Sized for the target models' 4k–32k contexts: one result should not crowd out the task. */
+export const DEFAULT_TOOL_LIMITS: ToolLimits = {
+  maxOutputChars: 16_000,
+  readMaxChars: 12_000,
+  maxReadBytes: 2 * 1024 * 1024,
+  maxWriteBytes: 1024 * 1024,
+  maxListEntries: 400,
+  maxSearchResults: 100,
+  maxSearchFileBytes: 1024 * 1024,
+  maxSearchFiles: 5000,
+  commandTimeoutMs: 120_000,
+  testTimeoutMs: 300_000,
+  commandOutputBytes: 32 * 1024,
+};
+
+export interface ToolContext {
+  sandbox: PathSandbox;
+  /** The agent's folder: cwd of every command. */
+  cwd: string;
+  signal: AbortSignal;
+  runCommand: CommandRunner;
+  /** Ask the user whether `command` may run (VS Code shows a dialog; tests pass a function). */
+  approve(command: string): Promise<boolean>;
+  /** Workspace trust: false means no command runs at all. */
+  trusted: boolean;
+  /** Commands that run without asking, matched as executable + argument prefix ("npm test", "node"). */
+  allowlist: readonly string[];
+  /** Test command set by the user for this agent or task; detected from the folder when absent. */
+  testCommand?: string;
+  onProgress(text: string): void;
+  sendMessage(to: string, body: string): Promise<void> | void;
+  limits?: Partial<ToolLimits>;
+}
+
+/** A tool that ends the run. */
+export type RunEnd = { kind: 'complete'; result: string } | { kind: 'fail'; reason: string };
+
+export interface ToolResult {
+  /** false when the tool refused or failed; the output then says why, for the model. */
+  ok: boolean;
+  /** What the model sees (bounded). */
+  output: string;
+  /** Structured facts for the loop and the UI (test counts, written path…). */
+  data?: unknown;
+  end?: RunEnd;
+}
+
+export interface ToolDefinition<S extends z.ZodObject = z.ZodObject> extends ToolSpec {
+  input: S;
+  execute(args: z.output<S>, ctx: ToolContext): Promise<ToolResult | string>;
+}
+
+/** Keeps each tool's `execute` typed by its own schema while the registry stores them uniformly. */
+export function defineTool<S extends z.ZodObject>(def: ToolDefinition<S>): ToolDefinition {
+  return def as unknown as ToolDefinition;
+}
+
+export function limitsOf(ctx: ToolContext): ToolLimits {
+  return { ...DEFAULT_TOOL_LIMITS, ...ctx.limits };
+}
+
+/** A refusal or failure the model should read and act on. */
+export function failure(output: string, data?: unknown): ToolResult {
+  return { ok: false, output, ...(data !== undefined ? { data } : {}) };
+}
