@@ -12,6 +12,8 @@ import { AppError } from '../errors';
 
 /** Keyed by wasm path so a bad path is reported even after another path loaded fine (tests, reinstalls). */
 const sqlModules = new Map<string, Promise<SqlJsStatic>>();
+// The project compiles without the DOM lib, which is where TypeScript declares WebAssembly's functions.
+const wasmRuntime = (globalThis as unknown as { WebAssembly: { validate(bytes: Uint8Array): boolean } }).WebAssembly;
 
 /**
  * One SQL module per process: it is 26 MB of wasm memory and ~20 ms to start. We read the wasm ourselves
@@ -30,6 +32,15 @@ export function loadSqlJs(wasmPath: string): Promise<SqlJsStatic> {
           `AI2AI could not load its database engine: "${wasmPath}" is missing or unreadable (${(e as NodeJS.ErrnoException).code ?? (e as Error).message}). Reinstall the AI2AI extension.`,
           { wasmPath },
           { cause: e },
+        );
+      }
+      // sql.js instantiates in a floating promise: bad bytes reject it unhandled, and sql.js then keeps
+      // that failed init for the life of the process. Validating first (~3 ms) keeps both from happening.
+      if (!wasmRuntime.validate(wasm)) {
+        throw new AppError(
+          'storage_io',
+          `AI2AI could not load its database engine: "${wasmPath}" is damaged (${wasm.byteLength} bytes, not valid WebAssembly). Reinstall the AI2AI extension.`,
+          { wasmPath },
         );
       }
       try {
