@@ -272,6 +272,7 @@ async function phaseUi() {
   page.on('pageerror', e => pageLog.write(`[pageerror] ${e.message}\n`));
   const { runUiCheck } = require(path.join(REPO, 'test/e2e/ui.e2e.js'));
   const shot = name => path.join(ARTIFACTS, `ui-${VERSION}-${name}.png`);
+  for (const name of ['sidebar', 'failure']) fs.rmSync(shot(name), { force: true }); // artifacts show this run only
   try {
     await withTimeout(runUiCheck({ page, url: workbenchUrl(host), screenshot: shot, log: (...a) => say(...a) }), 'the UI check');
     say('UI check passed');

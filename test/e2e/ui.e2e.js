@@ -41,7 +41,7 @@ async function runUiCheck({ page, url, screenshot, log }) {
   }
   log(`views shown: ${VIEW_NAMES.join(', ')}`);
 
-  let missing = [];
+  const missing = [];
   const deadline = Date.now() + 45_000;
   for (const text of expected) {
     const row = sidebar.locator('.monaco-list-row', { hasText: text }).first();
@@ -52,14 +52,14 @@ async function runUiCheck({ page, url, screenshot, log }) {
   await page.waitForTimeout(500); // let rendering settle (icons, descriptions)
   for (const line of await describeViews(sidebar)) log(line);
 
-  const shot = screenshot('sidebar');
-  await page.screenshot({ path: shot });
-  log(`screenshot ${require('path').relative(process.cwd(), shot)}`);
-  if (missing.length) {
+  if (missing.length) { // (the caller saves a failure screenshot)
     throw new Error(`no tree row containing ${missing.map(t => JSON.stringify(t)).join(', ')} in the ${CONTAINER_TITLE} views ` +
       `(expected from AI2AI_E2E_EXPECT=${JSON.stringify(expected.join('|'))}; was test/e2e/seed.ts compiled and did it run?)`);
   }
   log(`found rows for: ${expected.map(t => JSON.stringify(t)).join(', ') || '(nothing expected)'}`);
+  const shot = screenshot('sidebar');
+  await page.screenshot({ path: shot });
+  log(`screenshot ${require('path').relative(process.cwd(), shot)}`);
 }
 
 /** One line per view pane of the sidebar: its title and the texts of its tree rows. */
