@@ -40,7 +40,7 @@ export interface FakeOllamaOptions {
   /** When set, /v1/* requires `Authorization: Bearer <apiKey>`. */
   apiKey?: string;
   version?: string;
-  /** The reply when no script is queued for the model. */
+  /** The reply when no script is queued for the model (default {}: "OK", or JSON fitting `format`). */
   defaultReply?: ReplyScript;
 }
 
@@ -145,7 +145,7 @@ export async function startFakeOllama(opts: FakeOllamaOptions = {}): Promise<Fak
     offline: opts.offline ?? false,
     apiKey: opts.apiKey,
     version: opts.version ?? '0.12.6',
-    defaultReply: opts.defaultReply ?? { content: 'OK' },
+    defaultReply: opts.defaultReply ?? {},
   };
   const counters: FakeCounters = {
     requests: 0, completed: 0, aborted: 0, abortedWhile: { queued: 0, loading: 0, generating: 0 }, active: 0, maxActive: 0,
@@ -212,7 +212,7 @@ export async function startFakeOllama(opts: FakeOllamaOptions = {}): Promise<Fak
     const q = queues.get(normalizeName(job.model));
     const s: ReplyScript | undefined = q && q.length > 0 ? q.shift() : chatFn ?? options.defaultReply;
     const r = typeof s === 'function' ? await s(job.view) : s;
-    return r ?? { content: 'OK' };
+    return r ?? {};
   }
 
   function writer(res: http.ServerResponse, contentType: string, fragmentBytes: number, signal: AbortSignal) {
@@ -297,7 +297,8 @@ export async function startFakeOllama(opts: FakeOllamaOptions = {}): Promise<Fak
         await sink.piece(p);
       };
       if (job.think && reply.thinking) for (const p of pieces(reply.thinking)) await emit({ thinking: p });
-      let content = reply.content ?? '';
+      // unscripted content: JSON fitting `format` when one is set, "OK" for a plain reply, nothing beside tool calls
+      let content = reply.content ?? (reply.toolCalls?.length ? '' : 'OK');
       if (job.format !== undefined && job.format !== null && job.format !== '' && reply.content === undefined) {
         content = JSON.stringify(reply.json !== undefined ? reply.json : job.format === 'json' ? {} : sampleFromSchema(job.format));
       }

@@ -197,7 +197,8 @@ export function classifyProviderError(e: unknown, ctx: ProviderErrorContext = {}
         : `Cannot connect to the server. Is it running at ${where}? Start it, or fix the provider URL.`;
     return new ProviderError('connection', advice, { serverMessage: raw, cause: e, retryable: false, detail: { code } });
   }
-  if ((code && RESET.has(code)) || /socket hang up|other side closed|terminated|aborted/i.test(raw)) {
+  // by code only: an in-band error's text may say anything ("runner terminated")
+  if ((code && RESET.has(code)) || (!code && name === 'TypeError' && /^(terminated|fetch failed)$/.test(raw))) {
     return new ProviderError(
       ctx.streaming ? 'incomplete_stream' : 'connection',
       `The connection to ${server} at ${where} broke${ctx.streaming ? ' in the middle of the reply' : ''}. AI2AI will retry.`,
