@@ -132,7 +132,8 @@ function parseParams(text: string, from: number, to: number, spec: ToolSpec): St
       return { ok: false, kind: 'malformed', error: `The parameter <${pname}> appears twice in <${spec.name}>; give it once.` };
     }
     const bodyStart = pos + m[0].length;
-    const allowed = new Set(names.filter(n => n !== pname && !(n in params)));
+    // A close followed by the same tag again counts as clean so a repeated short parameter is reported as such.
+    const allowed = new Set(names.filter(n => !(n in params)));
     const closeTag = `</${pname}>`;
     let chosen = -1;
     for (let c = text.indexOf(closeTag, bodyStart); c >= 0 && c + closeTag.length <= to; c = text.indexOf(closeTag, c + 1)) {
@@ -140,6 +141,11 @@ function parseParams(text: string, from: number, to: number, spec: ToolSpec): St
         chosen = c;
         if (!raw.has(pname)) break; // short values end at the first clean close, bodies at the last
       }
+    }
+    if (chosen < 0) {
+      // Closed, but followed by stray text: take the close and let the next round name the stray text.
+      const first = text.indexOf(closeTag, bodyStart);
+      if (first >= 0 && first + closeTag.length <= to) chosen = raw.has(pname) ? text.lastIndexOf(closeTag, to - closeTag.length) : first;
     }
     if (chosen < 0) {
       return { ok: false, kind: 'unclosed', error: `The <${pname}> parameter of <${spec.name}> is not closed: write ${closeTag} right after its value, before </${spec.name}>.` };

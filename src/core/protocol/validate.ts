@@ -19,9 +19,9 @@ function coreType(schema: z.ZodType): string {
   return 'unknown';
 }
 
+/** May the parameter be left out? (optional, or has a default) */
 function isOptional(schema: z.ZodType): boolean {
-  // zod 4 marks optional-on-input schemas (optional, default) with optin.
-  return (schema as unknown as { _zod: { optin?: string } })._zod.optin === 'optional';
+  return schema.safeParse(undefined).success;
 }
 
 /**
