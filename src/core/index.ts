@@ -2,12 +2,15 @@
  * The core container: opens the store and builds the services over it. The VS Code adapter, the API
  * server, tests and scripts all start here; none of this knows about VS Code.
  */
+import * as path from 'node:path';
 import { AgentService } from './agents/agentService';
 import { ChangeBus } from './changes';
 import { DisposableStore, type Disposable } from './events';
 import { nullLogger, systemClock, type Clock, type Logger, type WorkspaceFolders } from './ports';
 import { openStore } from './store/sqlite';
 import type { Store } from './store/types';
+import { RunService } from './loop/runService';
+import { ProviderService, type SecretStore } from './providers/providerService';
 import { ActivityService } from './tasks/activityService';
 import { TaskService } from './tasks/taskService';
 import { AgentWorkspaces, type AgentWorkspaceSettings } from './workspace/agentWorkspace';
@@ -25,6 +28,8 @@ export interface CoreOptions {
   fs?: FileSystemPort;
   /** Watch for other windows' changes (default true). */
   watch?: boolean;
+  /** Where API keys live (VS Code SecretStorage); without it, keys cannot be set. */
+  secrets?: SecretStore;
 }
 
 export interface CoreSettings extends AgentWorkspaceSettings {
@@ -39,6 +44,8 @@ export interface Core extends Disposable {
   readonly tasks: TaskService;
   readonly activity: ActivityService;
   readonly workspaces: AgentWorkspaces;
+  readonly providers: ProviderService;
+  readonly runs: RunService;
 }
 
 export async function openCore(opts: CoreOptions): Promise<Core> {
@@ -64,13 +71,24 @@ export async function openCore(opts: CoreOptions): Promise<Core> {
     }),
   );
   const workspaces = new AgentWorkspaces(opts.fs ?? nodeFileSystem, opts.workspaceFolders, opts.settings);
+  const agents = new AgentService(store, workspaces, changes, clock, log);
+  const tasks = new TaskService(store, changes, clock, log);
+  const activity = new ActivityService(store, changes, clock);
+  const providers = new ProviderService(store, changes, clock, log, opts.secrets);
+  const runs = new RunService({
+    store, agents, tasks, activity, providers, changes, clock, log,
+    workspaceFolders: opts.workspaceFolders,
+    transcriptsDir: path.join(opts.storageDir, 'transcripts'),
+  });
   return {
     store,
     changes,
     workspaces,
-    agents: new AgentService(store, workspaces, changes, clock, log),
-    tasks: new TaskService(store, changes, clock, log),
-    activity: new ActivityService(store, changes, clock),
+    agents,
+    tasks,
+    activity,
+    providers,
+    runs,
     dispose() {
       disposables.dispose();
       store.close();

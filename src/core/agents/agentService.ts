@@ -183,6 +183,12 @@ export class AgentService {
     return { ...agent, status, statusReason: reason };
   }
 
+  /** Makes sure the agent's folder and its layout exist (the user may have deleted it); returns its path. */
+  async ensureFolder(agent: Agent): Promise<string> {
+    await this.workspaces.prepare(agent.workspace, agent);
+    return this.folderOf(agent);
+  }
+
   /** Absolute path of the agent's folder. */
   folderOf(agent: Agent): string {
     return this.workspaces.resolve(agent.workspace);

@@ -176,8 +176,7 @@ export class AgentFlows {
     const core = await this.core();
     const agent = node?.agent ?? (await this.pickAgent(core, 'Open Agent Workspace'));
     if (!agent) return undefined;
-    const folder = vscode.Uri.file(core.agents.folderOf(agent));
-    await core.workspaces.prepare(agent.workspace, agent); // recreate it if the user deleted it
+    const folder = vscode.Uri.file(await core.agents.ensureFolder(agent)); // recreated if the user deleted it
     await vscode.commands.executeCommand('revealInExplorer', folder);
     const readme = vscode.Uri.joinPath(folder, 'README.md');
     await vscode.window.showTextDocument(readme, { preview: true, preserveFocus: true }).then(undefined, () => undefined);

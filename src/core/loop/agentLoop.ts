@@ -1,0 +1,305 @@
+/**
+ * One run: one agent on one task. Ask the model, parse exactly one action, execute it, feed the result
+ * back, until the agent completes (after its tests pass) or fails, or a guard stops it with a precise
+ * reason. Knows nothing of VS Code or the database: the caller passes a provider, tools, a tool context
+ * and an AbortSignal, and hears about everything through `onEvent`.
+ */
+import { AppError, errorMessage } from '../errors';
+import { formatToolResult, jsonProtocolSchema, nativeToolDefinitions, parseJsonReply, parseNativeToolCalls, TextProtocolStreamParser, type ParseOutcome, type ToolCall, type WireProtocol } from '../protocol';
+import { ProviderError, estimateTokens, type ChatMessage, type ChatResult, type LlmProvider } from '../providers';
+import { resolveTestCommand, type ToolContext, type ToolRegistry, type ToolResult } from '../tools';
+
+export interface LoopBudgets {
+  maxSteps: number;
+  /** Malformed replies in a row before the run ends. */
+  maxMalformed: number;
+  /** The same action this many times in a row ends the run. */
+  maxRepeats: number;
+  /** Prompt + completion tokens over the whole run. */
+  maxTokens: number;
+  maxWallMs: number;
+  /** The model's context window (num_ctx). */
+  numCtx: number;
+  /** Retries of a transient provider error (busy, reset, broken stream) before giving up. */
+  maxRetries: number;
+  retryBaseMs: number;
+}
+
+export const DEFAULT_BUDGETS: LoopBudgets = {
+  maxSteps: 40,
+  maxMalformed: 3,
+  maxRepeats: 3,
+  maxTokens: 400_000,
+  maxWallMs: 30 * 60_000,
+  numCtx: 8192,
+  maxRetries: 3,
+  retryBaseMs: 1000,
+};
+
+export type LoopEvent =
+  | { type: 'model'; step: number }
+  | { type: 'delta'; text: string }
+  | { type: 'reply'; step: number; content: string; result: ChatResult }
+  | { type: 'action'; step: number; call: ToolCall }
+  | { type: 'tool'; step: number; call: ToolCall; result: ToolResult }
+  | { type: 'malformed'; step: number; error: string; count: number }
+  | { type: 'tests'; passed: number; failed: number; ok: boolean; beforeComplete: boolean }
+  | { type: 'retry'; attempt: number; reason: string; delayMs: number }
+  | { type: 'protocol'; from: WireProtocol; to: WireProtocol; reason: string }
+  | { type: 'condensed'; savedTokens: number; reason: string }
+  | { type: 'truncated'; estimated: number; reported: number };
+
+export type LoopOutcome = 'completed' | 'failed' | 'cancelled' | 'error';
+
+export interface LoopResult {
+  outcome: LoopOutcome;
+  result?: string;
+  reason?: string;
+  /** The provider error kind when outcome is 'error' (model_not_found, connection…). */
+  errorKind?: string;
+  steps: number;
+  promptTokens: number;
+  completionTokens: number;
+  modelMs: number;
+  testsPassed: number;
+  testsFailed: number;
+  protocol: WireProtocol;
+  messages: ChatMessage[];
+}
+
+export interface LoopInput {
+  provider: LlmProvider;
+  model: string;
+  tools: ToolRegistry;
+  protocol: WireProtocol;
+  system: (protocol: WireProtocol) => string;
+  task: string;
+  /** Everything the tools need except the signal, which is the run's. */
+  toolContext: Omit<ToolContext, 'signal'>;
+  budgets?: Partial<LoopBudgets>;
+  temperature?: number;
+  /** For tests: how the loop waits between retries. */
+  sleep?: (ms: number, signal: AbortSignal) => Promise<void>;
+  now?: () => number;
+}
+
+/** Old tool output is condensed above this share of the window; the run fails if it is still above 95 %. */
+const CONDENSE_AT = 0.75;
+const KEEP_RECENT = 4;
+
+export async function runAgentLoop(input: LoopInput, signal: AbortSignal, onEvent: (e: LoopEvent) => void = () => {}): Promise<LoopResult> {
+  const b = { ...DEFAULT_BUDGETS, ...input.budgets };
+  const now = input.now ?? (() => Date.now());
+  const sleep = input.sleep ?? abortableSleep;
+  const started = now();
+  const ctx: ToolContext = { ...input.toolContext, signal };
+  let protocol = input.protocol;
+  const messages: ChatMessage[] = [
+    { role: 'system', content: input.system(protocol) },
+    { role: 'user', content: input.task },
+  ];
+  const r: LoopResult = { outcome: 'failed', steps: 0, promptTokens: 0, completionTokens: 0, modelMs: 0, testsPassed: 0, testsFailed: 0, protocol, messages };
+  const end = (outcome: LoopOutcome, text: string, errorKind?: string): LoopResult => {
+    r.outcome = outcome;
+    if (outcome === 'completed') r.result = text;
+    else r.reason = text;
+    r.errorKind = errorKind;
+    r.protocol = protocol;
+    return r;
+  };
+  let malformed = 0;
+  let lastKey = '';
+  let repeats = 0;
+
+  try {
+    for (;;) {
+      if (signal.aborted) return end('cancelled', 'Cancelled by user');
+      if (r.steps >= b.maxSteps) return end('failed', `Stopped after ${b.maxSteps} steps without completing (the step limit). Split the task or raise the agent's max steps.`);
+      if (now() - started > b.maxWallMs) return end('failed', `Stopped after ${Math.round(b.maxWallMs / 60000)} minutes (the time budget) without completing.`);
+      if (r.promptTokens + r.completionTokens > b.maxTokens) {
+        return end('failed', `Stopped after using ${r.promptTokens + r.completionTokens} tokens (the token budget is ${b.maxTokens}).`);
+      }
+      const fit = fitContext(messages, b.numCtx);
+      if (fit.saved > 0) onEvent({ type: 'condensed', savedTokens: fit.saved, reason: 'the conversation neared the context window' });
+      if (fit.tokens > b.numCtx * 0.95) {
+        return end('failed', `The conversation no longer fits the model's context window (about ${fit.tokens} tokens of ${b.numCtx}) even after condensing old tool output. Raise num_ctx or split the task.`);
+      }
+
+      r.steps++;
+      onEvent({ type: 'model', step: r.steps });
+      let reply: ChatResult;
+      try {
+        reply = await callWithRetry(input, messages, protocol, b, signal, sleep, onEvent);
+      } catch (e) {
+        if (ProviderError.isProviderError(e, 'tools_unsupported') && protocol === 'native') {
+          onEvent({ type: 'protocol', from: 'native', to: 'text', reason: e.message });
+          protocol = 'text';
+          messages[0] = { role: 'system', content: input.system(protocol) };
+          r.steps--;
+          continue;
+        }
+        if (ProviderError.isProviderError(e, 'context_too_long')) {
+          const saved = condense(messages, 0);
+          if (saved > 0) {
+            onEvent({ type: 'condensed', savedTokens: saved, reason: 'the server said the prompt is too long' });
+            r.steps--;
+            continue;
+          }
+        }
+        throw e;
+      }
+      r.promptTokens += reply.promptTokens;
+      r.completionTokens += reply.completionTokens;
+      r.modelMs += reply.modelMs;
+      onEvent({ type: 'reply', step: r.steps, content: reply.content, result: reply });
+      if (reply.truncated) {
+        onEvent({ type: 'truncated', estimated: reply.estimatedPromptTokens ?? 0, reported: reply.promptTokens });
+        condense(messages, KEEP_RECENT);
+      }
+
+      const parsed = parse(reply, protocol, input.tools);
+      messages.push({ role: 'assistant', content: reply.content, ...(protocol === 'native' && reply.toolCalls.length ? { toolCalls: reply.toolCalls } : {}) });
+      if (!parsed.ok) {
+        malformed++;
+        onEvent({ type: 'malformed', step: r.steps, error: parsed.error, count: malformed });
+        if (malformed >= b.maxMalformed) return end('failed', `The model gave ${malformed} unusable replies in a row. Last problem: ${parsed.error}`);
+        messages.push({ role: 'user', content: parsed.error });
+        continue;
+      }
+      malformed = 0;
+      const call = parsed.call;
+      const key = `${call.name}:${JSON.stringify(call.args)}`;
+      repeats = key === lastKey ? repeats + 1 : 1;
+      lastKey = key;
+      if (repeats >= b.maxRepeats) return end('failed', `The agent repeated the same action (${call.name}) ${repeats} times in a row; stopped to save time.`);
+      onEvent({ type: 'action', step: r.steps, call });
+
+      const result = await input.tools.execute(call, ctx);
+      onEvent({ type: 'tool', step: r.steps, call, result });
+      if (call.name === 'run_tests') recordTests(r, result, false, onEvent);
+
+      if (result.end?.kind === 'fail') return end('failed', result.end.reason);
+      if (result.end?.kind === 'complete') {
+        const check = await testsBeforeComplete(input, ctx, r, onEvent);
+        if (!check) return end('completed', result.end.result);
+        messages.push(toolResultMessage(protocol, call, { ok: false, output: check }));
+        continue;
+      }
+      messages.push(toolResultMessage(protocol, call, result));
+    }
+  } catch (e) {
+    if (signal.aborted || AppError.is(e, 'cancelled') || ProviderError.isProviderError(e, 'cancelled')) return end('cancelled', 'Cancelled by user');
+    if (ProviderError.isProviderError(e)) return end('error', e.message, e.kind);
+    return end('error', `Unexpected error: ${errorMessage(e)}`, 'internal');
+  }
+}
+
+async function callWithRetry(
+  input: LoopInput,
+  messages: ChatMessage[],
+  protocol: WireProtocol,
+  b: LoopBudgets,
+  signal: AbortSignal,
+  sleep: NonNullable<LoopInput['sleep']>,
+  onEvent: (e: LoopEvent) => void,
+): Promise<ChatResult> {
+  const specs = input.tools.specs();
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await input.provider.chat(
+        {
+          model: input.model,
+          messages,
+          options: { numCtx: b.numCtx, temperature: input.temperature },
+          ...(protocol === 'native' ? { tools: nativeToolDefinitions(specs).map(d => ({ name: d.function.name, description: d.function.description, parameters: d.function.parameters })) } : {}),
+          ...(protocol === 'json' ? { format: jsonProtocolSchema(specs) } : {}),
+        },
+        signal,
+        d => d.content && onEvent({ type: 'delta', text: d.content }),
+      );
+    } catch (e) {
+      if (!ProviderError.isProviderError(e) || !e.retryable || attempt > b.maxRetries || signal.aborted) throw e;
+      const delayMs = b.retryBaseMs * 2 ** (attempt - 1);
+      onEvent({ type: 'retry', attempt, reason: e.message, delayMs });
+      await sleep(delayMs, signal);
+    }
+  }
+}
+
+function parse(reply: ChatResult, protocol: WireProtocol, tools: ToolRegistry): ParseOutcome {
+  const specs = tools.specs();
+  if (protocol === 'native') return parseNativeToolCalls(reply.toolCalls.map(c => ({ id: c.id, function: { name: c.name, arguments: c.arguments } })), specs, reply.content);
+  if (protocol === 'json') return parseJsonReply(reply.content, specs, { doneReason: reply.doneReason });
+  const p = new TextProtocolStreamParser(specs);
+  p.push(reply.content);
+  return p.finish(reply.doneReason);
+}
+
+function toolResultMessage(protocol: WireProtocol, call: ToolCall, result: ToolResult): ChatMessage {
+  // The target models' templates drop tool-role messages, so only native tool calling uses them.
+  if (protocol === 'native') return { role: 'tool', content: result.output, toolName: call.name, toolCallId: call.id };
+  return { role: 'user', content: formatToolResult(call.name, result, { ok: result.ok }) };
+}
+
+function recordTests(r: LoopResult, result: ToolResult, beforeComplete: boolean, onEvent: (e: LoopEvent) => void): void {
+  const d = result.data as { passed?: number; failed?: number; ok?: boolean } | undefined;
+  if (!d || typeof d.passed !== 'number') return;
+  r.testsPassed = d.passed;
+  r.testsFailed = d.failed ?? 0;
+  onEvent({ type: 'tests', passed: d.passed, failed: d.failed ?? 0, ok: result.ok, beforeComplete });
+}
+
+/** Runs the folder's tests before accepting `complete`; returns the message for the model when they fail. */
+async function testsBeforeComplete(input: LoopInput, ctx: ToolContext, r: LoopResult, onEvent: (e: LoopEvent) => void): Promise<string | undefined> {
+  if (!(await resolveTestCommand(ctx.cwd, ctx.testCommand))) return undefined;
+  const call: ToolCall = { name: 'run_tests', args: {} };
+  const result = await input.tools.execute(call, ctx);
+  onEvent({ type: 'tool', step: r.steps, call, result });
+  recordTests(r, result, true, onEvent);
+  if (result.ok) return undefined;
+  return `You called complete, but the tests do not pass yet. Fix them, then call complete again.\n\n${result.output}`;
+}
+
+/** Token estimate of the conversation, condensing old tool output when it nears the window. */
+function fitContext(messages: ChatMessage[], numCtx: number): { tokens: number; saved: number } {
+  let tokens = conversationTokens(messages);
+  let saved = 0;
+  if (tokens > numCtx * CONDENSE_AT) {
+    saved = condense(messages, KEEP_RECENT);
+    tokens = conversationTokens(messages);
+  }
+  return { tokens, saved };
+}
+
+export function conversationTokens(messages: readonly ChatMessage[]): number {
+  return estimateTokens([...messages]);
+}
+
+/** Shortens tool results and corrections older than the last `keep` messages; returns tokens saved. */
+export function condense(messages: ChatMessage[], keep: number): number {
+  let saved = 0;
+  for (let i = 2; i < messages.length - keep; i++) {
+    const m = messages[i];
+    if ((m.role !== 'user' && m.role !== 'tool') || m.content.length <= 600 || m.content.includes('[condensed:')) continue;
+    const before = estimateTokens([m]);
+    const cut = m.content.length - 400;
+    m.content = `${m.content.slice(0, 300)}\n[condensed: ${cut} characters of old output removed to fit the context window]\n${m.content.slice(-100)}`;
+    saved += before - estimateTokens([m]);
+  }
+  return saved;
+}
+
+function abortableSleep(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (signal.aborted) return reject(new AppError('cancelled', 'The run was cancelled.'));
+    const t = setTimeout(() => {
+      signal.removeEventListener('abort', onAbort);
+      resolve();
+    }, ms);
+    const onAbort = () => {
+      clearTimeout(t);
+      reject(new AppError('cancelled', 'The run was cancelled.'));
+    };
+    signal.addEventListener('abort', onAbort, { once: true });
+  });
+}

@@ -1,0 +1,120 @@
+/**
+ * Configured model servers (rows of `providers`) and their clients. API keys never enter the database:
+ * they come from the host's secret store (VS Code SecretStorage) through `getApiKey`.
+ */
+import { randomUUID } from 'node:crypto';
+import * as z from 'zod';
+import type { ChangeBus } from '../changes';
+import { AppError } from '../errors';
+import { Provider, ProviderKind } from '../model/schemas';
+import type { Clock, Logger } from '../ports';
+import { providerFromRow } from '../store/rows';
+import type { Store } from '../store/types';
+import { definedOnly, parseInput } from '../util';
+import { createProvider } from './index';
+import type { Health, LlmProvider } from './types';
+
+export const ProviderInput = z.object({
+  kind: ProviderKind,
+  name: Provider.shape.name,
+  baseUrl: Provider.shape.baseUrl,
+  maxConcurrency: Provider.shape.maxConcurrency.default(1),
+});
+export type ProviderInput = z.input<typeof ProviderInput>;
+
+export interface SecretStore {
+  get(key: string): Promise<string | undefined>;
+  set(key: string, value: string): Promise<void>;
+  delete(key: string): Promise<void>;
+}
+
+export const apiKeySecret = (providerId: string) => `ai2ai.provider.${providerId}.apiKey`;
+
+export class ProviderService {
+  private clients = new Map<string, { url: string; client: LlmProvider }>();
+  /** Last health check per provider: the trees show offline providers with the reason. */
+  private readonly health = new Map<string, Health & { at: number }>();
+
+  constructor(
+    private readonly store: Store,
+    private readonly changes: ChangeBus,
+    private readonly clock: Clock,
+    private readonly log: Logger,
+    private readonly secrets?: SecretStore,
+  ) {}
+
+  list(): Provider[] {
+    return this.store.read.all('SELECT * FROM providers ORDER BY created_at, name').map(providerFromRow);
+  }
+
+  get(id: string): Provider {
+    const row = this.store.read.get('SELECT * FROM providers WHERE id = ?', [id]);
+    if (!row) throw new AppError('not_found', 'That model provider no longer exists. Choose another one for the agent.', { id });
+    return providerFromRow(row);
+  }
+
+  create(input: ProviderInput): Provider {
+    const d = parseInput(ProviderInput, input);
+    const p: Provider = { id: randomUUID(), ...d, baseUrl: d.baseUrl.replace(/\/+$/, ''), createdAt: this.clock.now() };
+    this.store.mutate(tx => {
+      tx.run('INSERT INTO providers (id, kind, name, base_url, max_concurrency, created_at) VALUES (?, ?, ?, ?, ?, ?)', [
+        p.id, p.kind, p.name, p.baseUrl, p.maxConcurrency, p.createdAt,
+      ]);
+    });
+    this.changes.fire({ entity: 'provider', op: 'created', id: p.id, origin: 'local' });
+    return p;
+  }
+
+  edit(id: string, input: Partial<ProviderInput>): Provider {
+    const next = { ...this.get(id), ...definedOnly(parseInput(ProviderInput.partial(), input)) };
+    next.baseUrl = next.baseUrl.replace(/\/+$/, '');
+    this.store.mutate(tx => {
+      tx.run('UPDATE providers SET kind = ?, name = ?, base_url = ?, max_concurrency = ? WHERE id = ?', [next.kind, next.name, next.baseUrl, next.maxConcurrency, id]);
+    });
+    this.clients.delete(id);
+    this.changes.fire({ entity: 'provider', op: 'updated', id, origin: 'local' });
+    return next;
+  }
+
+  delete(id: string): void {
+    const p = this.get(id);
+    this.store.mutate(tx => {
+      const user = tx.get<{ name: string }>('SELECT name FROM agents WHERE provider_id = ? LIMIT 1', [id]);
+      if (user) throw new AppError('conflict', `Agent "${user.name}" uses ${p.name}. Move it to another provider first.`);
+      tx.run('DELETE FROM providers WHERE id = ?', [id]);
+    });
+    this.clients.delete(id);
+    void this.secrets?.delete(apiKeySecret(id));
+    this.changes.fire({ entity: 'provider', op: 'deleted', id, origin: 'local' });
+  }
+
+  async setApiKey(id: string, key: string | undefined): Promise<void> {
+    if (!this.secrets) throw new AppError('internal', 'No secret store is available to keep the API key.');
+    if (key) await this.secrets.set(apiKeySecret(id), key);
+    else await this.secrets.delete(apiKeySecret(id));
+  }
+
+  /** The client for a provider; rebuilt when its URL changes. */
+  client(id: string): LlmProvider {
+    const p = this.get(id);
+    const cached = this.clients.get(id);
+    if (cached && cached.url === `${p.kind}:${p.baseUrl}`) return cached.client;
+    const client = createProvider(
+      { kind: p.kind, baseUrl: p.baseUrl },
+      { logger: this.log, getApiKey: this.secrets ? () => this.secrets!.get(apiKeySecret(id)) : undefined },
+    );
+    this.clients.set(id, { url: `${p.kind}:${p.baseUrl}`, client });
+    return client;
+  }
+
+  async check(id: string, signal: AbortSignal): Promise<Health> {
+    const h = await this.client(id).health(signal);
+    this.health.set(id, { ...h, at: this.clock.now() });
+    this.changes.fire({ entity: 'provider', op: 'updated', id, origin: 'local' });
+    return h;
+  }
+
+  lastHealth(id: string): (Health & { at: number }) | undefined {
+    return this.health.get(id);
+  }
+}
