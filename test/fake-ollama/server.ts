@@ -12,6 +12,8 @@ import {
 } from './catalog';
 import { ChatRequestView, GenStats, ReplyScript, ScriptedReply, Sink, ToolCallOut, countPromptTokens, pieces, sampleFromSchema, sleep } from './script';
 import { handleOpenAi } from './openai';
+import { embed, pull } from './endpoints';
+import { nativeJsonSink, nativeStreamSink } from './native';
 
 export * from './catalog';
 export * from './script';
@@ -120,7 +122,7 @@ export interface FakeInternals {
   clientGone(res: http.ServerResponse): AbortSignal;
 }
 
-function sendJson(res: http.ServerResponse, status: number, body: unknown): void {
+export function sendJson(res: http.ServerResponse, status: number, body: unknown): void {
   const text = JSON.stringify(body);
   res.writeHead(status, { 'Content-Type': 'application/json; charset=utf-8', 'Content-Length': Buffer.byteLength(text) });
   res.end(text);
@@ -452,9 +454,9 @@ export async function startFakeOllama(opts: FakeOllamaOptions = {}): Promise<Fak
       case 'POST /api/chat':
         return nativeChat(body, req, res);
       case 'POST /api/pull':
-        return pull(body, res);
+        return pull(internals, body, res);
       case 'POST /api/embed':
-        return embed(body, res);
+        return embed(internals, body, res);
       default:
         res.writeHead(404, { 'Content-Type': 'text/plain' });
         return void res.end('404 page not found');
@@ -489,126 +491,7 @@ export async function startFakeOllama(opts: FakeOllamaOptions = {}): Promise<Fak
     };
     const stream = body.stream !== false; // the server streams unless told not to
     const signal = clientGone(res);
-    await runChat(job, res, signal, reply => (stream ? nativeStreamSink(res, model, reply, signal) : nativeJsonSink(res, model)));
-  }
-
-  function nativeStreamSink(res: http.ServerResponse, model: string, reply: ScriptedReply, signal: AbortSignal): Sink {
-    const write = writer(res, 'application/x-ndjson', reply.fragmentBytes ?? options.fragmentBytes, signal);
-    const line = (o: unknown) => write(JSON.stringify(o) + '\n');
-    return {
-      piece: p => line({ model, created_at: now(), message: { role: 'assistant', content: p.content ?? '', ...(p.thinking !== undefined ? { thinking: p.thinking } : {}) }, done: false }),
-      toolCalls: calls =>
-        line({
-          model, created_at: now(),
-          message: { role: 'assistant', content: '', tool_calls: calls.map((c, index) => ({ id: c.id, function: { index, name: c.name, arguments: c.arguments } })) },
-          done: false,
-        }),
-      async midStreamError(message) {
-        await line({ error: message });
-        res.end();
-      },
-      async done(s) {
-        await line({ model, created_at: now(), message: { role: 'assistant', content: '' }, done: true, ...metrics(s) });
-        res.end();
-      },
-      async endWithoutDone() {
-        if (!res.headersSent) res.writeHead(200, { 'Content-Type': 'application/x-ndjson' });
-        res.end();
-      },
-    };
-  }
-
-  function nativeJsonSink(res: http.ServerResponse, model: string): Sink {
-    let content = '';
-    let thinking = '';
-    let calls: ToolCallOut[] = [];
-    return {
-      async piece(p) {
-        content += p.content ?? '';
-        thinking += p.thinking ?? '';
-      },
-      async toolCalls(c) {
-        calls = c;
-      },
-      async midStreamError(message) {
-        sendJson(res, 500, { error: message });
-      },
-      async done(s) {
-        const message: Record<string, unknown> = { role: 'assistant', content };
-        if (thinking) message.thinking = thinking;
-        if (calls.length) message.tool_calls = calls.map((c, index) => ({ id: c.id, function: { index, name: c.name, arguments: c.arguments } }));
-        sendJson(res, 200, { model, created_at: now(), message, done: true, ...metrics(s) });
-      },
-      async endWithoutDone() {
-        res.destroy();
-      },
-    };
-  }
-
-  function metrics(s: GenStats) {
-    return {
-      done_reason: s.doneReason, total_duration: s.totalNs, load_duration: s.loadNs, prompt_eval_count: s.promptEvalCount,
-      prompt_eval_duration: s.promptEvalNs, eval_count: s.evalCount, eval_duration: s.evalNs,
-    };
-  }
-
-  async function pull(body: any, res: http.ServerResponse) {
-    const name: string | undefined = body.model ?? body.name;
-    if (!name) throw new HttpError(400, 'model is required');
-    const stream = body.stream !== false;
-    const signal = clientGone(res);
-    const write = writer(res, 'application/x-ndjson', options.fragmentBytes, signal);
-    const lines: unknown[] = [];
-    const emit = async (o: unknown) => {
-      if (stream) await write(JSON.stringify(o) + '\n');
-      else lines.push(o);
-      await sleep(100 * options.timeScale, signal);
-    };
-    try {
-      await emit({ status: 'pulling manifest' });
-      const spec = options.registry.find(m => normalizeName(m.name) === normalizeName(name));
-      const err = options.offline
-        ? `pull model manifest: Get "https://registry.ollama.ai/v2/library/${normalizeName(name).replace(':', '/manifests/')}": dial tcp: lookup registry.ollama.ai: no such host`
-        : !spec ? 'pull model manifest: file does not exist' : undefined;
-      if (err) {
-        if (stream) {
-          await write(JSON.stringify({ error: err }) + '\n');
-          return void res.end();
-        }
-        throw new HttpError(500, err);
-      }
-      const total = spec!.sizeBytes ?? 1_000_000_000;
-      const digest = `sha256:${digestOf(spec!.name)}`;
-      const status = `pulling ${digestOf(spec!.name).slice(0, 12)}`;
-      for (const frac of [0, 0.25, 0.5, 0.75, 1]) await emit({ status, digest, total, completed: Math.round(total * frac) });
-      await emit({ status: 'verifying sha256 digest' });
-      await emit({ status: 'writing manifest' });
-      if (!findModel(spec!.name)) options.models = [...options.models, spec!];
-      if (stream) {
-        await write(JSON.stringify({ status: 'success' }) + '\n');
-        res.end();
-      } else sendJson(res, 200, { status: 'success' });
-    } catch (e) {
-      if (signal.aborted) return;
-      throw e;
-    }
-  }
-
-  async function embed(body: any, res: http.ServerResponse) {
-    const name: string | undefined = body.model ?? body.name;
-    if (!name) throw new HttpError(400, 'model is required');
-    const m = findModel(name);
-    if (!m) throw new HttpError(404, `model '${name}' not found`);
-    const inputs: string[] = Array.isArray(body.input) ? body.input : [String(body.input ?? '')];
-    const embeddings = inputs.map(s => {
-      const v = Array.from({ length: 8 }, (_, i) => (parseInt(digestOf(`${s}#${i}`).slice(0, 6), 16) / 0xffffff) * 2 - 1);
-      const norm = Math.hypot(...v) || 1;
-      return v.map(x => x / norm);
-    });
-    sendJson(res, 200, {
-      model: name, embeddings, total_duration: 14_143_917, load_duration: 1_019_500,
-      prompt_eval_count: inputs.reduce((n, s) => n + Math.ceil(s.length / 4), 0),
-    });
+    await runChat(job, res, signal, reply => (stream ? nativeStreamSink(internals, res, model, reply, signal) : nativeJsonSink(res, model)));
   }
 
   await new Promise<void>(resolve => server.listen(0, '127.0.0.1', () => resolve()));

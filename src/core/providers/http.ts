@@ -73,7 +73,7 @@ export class Watchdog {
   private timer?: ReturnType<typeof setTimeout>;
   private started = false;
 
-  constructor(private readonly firstMs: number, private readonly idleMs: number, firstWhat: 'first token' | 'reply' = 'first token') {
+  constructor(firstMs: number, private readonly idleMs: number, firstWhat: 'first token' | 'reply' = 'first token') {
     this.arm(firstMs, firstWhat);
   }
 
