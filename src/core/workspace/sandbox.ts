@@ -187,6 +187,9 @@ export class PathSandbox {
 
   private resolve(p: string, mode: AccessMode): string {
     const q = this.checkSyntax(p, mode);
+    // A drive path that this platform's path module does not see as absolute (only when `platform` is
+    // overridden) can name no folder of ours.
+    if (/^[A-Za-z]:\//.test(q) && !path.isAbsolute(q)) this.refuse(p, 'it resolves outside the allowed folders', mode);
     const lexical = path.isAbsolute(q) ? path.resolve(q) : path.resolve(this.writeRoot, q);
     const real = this.realPrefix(lexical, p, mode);
 
