@@ -136,6 +136,7 @@ export function shellWords(command: string): string[] | undefined {
       else cur += ch;
       continue;
     }
+    if (SHELL_OPERATORS.test(ch) || ch === '\\') return undefined;
     if (ch === '"' || ch === "'") {
       quote = ch;
       has = true;
@@ -143,8 +144,6 @@ export function shellWords(command: string): string[] | undefined {
       if (has || cur) words.push(cur);
       cur = '';
       has = false;
-    } else if (SHELL_OPERATORS.test(ch) || ch === '\\') {
-      return undefined;
     } else cur += ch;
   }
   if (quote) return undefined;
