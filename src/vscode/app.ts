@@ -9,10 +9,13 @@ import { registerCommands } from './commands';
 import { Config } from './config';
 import { showError } from './errors';
 import { AgentFlows } from './flows/agentFlows';
+import { ProviderFlows } from './flows/providerFlows';
+import { RunFlows } from './flows/runFlows';
 import { TaskFlows } from './flows/taskFlows';
 import { Prompter } from './input';
 import { Log } from './log';
 import { AgentsTree } from './trees/agentsTree';
+import { ProvidersTree } from './trees/providersTree';
 import { TasksTree } from './trees/tasksTree';
 
 /** What activate() returns: for other extensions and for the integration tests. */
@@ -20,7 +23,8 @@ export interface Ai2aiApi {
   /** Resolves when the database is open; rejects with the reason if it could not be. */
   readonly ready: Promise<Core>;
   readonly prompter: Prompter;
-  readonly trees: { agents: AgentsTree; tasks: TasksTree };
+  readonly trees: { agents: AgentsTree; tasks: TasksTree; providers: ProvidersTree };
+  readonly runs: RunFlows;
   readonly storageDir: string;
   /** How long activate() took, in ms (the benchmark reads it). */
   readonly activationMs: number;
@@ -38,18 +42,23 @@ export class App implements vscode.Disposable {
     const prompter = this.disposables.add(new Prompter());
     const agents = this.disposables.add(new AgentsTree());
     const tasks = this.disposables.add(new TasksTree());
+    const providers = this.disposables.add(new ProvidersTree());
     this.disposables.add(vscode.window.createTreeView('ai2ai.agents', { treeDataProvider: agents, showCollapseAll: true }));
     this.disposables.add(vscode.window.createTreeView('ai2ai.tasks', { treeDataProvider: tasks, showCollapseAll: true }));
+    this.disposables.add(vscode.window.createTreeView('ai2ai.providers', { treeDataProvider: providers }));
     void vscode.commands.executeCommand('setContext', 'ai2ai.state', 'loading');
 
-    const ready = this.start(log, config, [agents, tasks]);
+    const ready = this.start(log, config, [agents, tasks, providers]);
     ready.catch(() => undefined); // reported in start(); commands get the same error when they await it
     const core = () => ready;
+    const runs = this.disposables.add(new RunFlows(core, prompter, config));
     for (const d of registerCommands({
       agents: new AgentFlows(core, prompter),
       tasks: new TaskFlows(core, prompter),
+      runs,
+      providers: new ProviderFlows(core, prompter),
       log,
-      refresh: () => [agents, tasks].forEach(t => t.refreshNow()),
+      refresh: () => [agents, tasks, providers].forEach(t => t.refreshNow()),
     })) {
       this.disposables.add(d);
     }
@@ -57,7 +66,8 @@ export class App implements vscode.Disposable {
     this.api = {
       ready,
       prompter,
-      trees: { agents, tasks },
+      trees: { agents, tasks, providers },
+      runs,
       storageDir: context.globalStorageUri.fsPath,
       get activationMs() {
         return app.activationMs;
@@ -65,7 +75,7 @@ export class App implements vscode.Disposable {
     };
   }
 
-  private async start(log: Log, config: Config, trees: Array<AgentsTree | TasksTree>): Promise<Core> {
+  private async start(log: Log, config: Config, trees: Array<AgentsTree | TasksTree | ProvidersTree>): Promise<Core> {
     // Let activate() return before loading sql.js and reading the database.
     await new Promise(resolve => setImmediate(resolve));
     const started = Date.now();
@@ -78,11 +88,23 @@ export class App implements vscode.Disposable {
         },
         settings: () => config.core(),
         logger: log,
+        secrets: {
+          get: k => Promise.resolve(this.context.secrets.get(k)),
+          set: (k, v) => Promise.resolve(this.context.secrets.store(k, v)),
+          delete: k => Promise.resolve(this.context.secrets.delete(k)),
+        },
       });
       this.core = core;
       trees.forEach(t => t.attach(core));
       await vscode.commands.executeCommand('setContext', 'ai2ai.state', 'ready');
       log.info(`Database open in ${Date.now() - started} ms (${this.context.globalStorageUri.fsPath})`);
+      // Check every provider once at start, in the background; the Providers view shows the result.
+      for (const p of core.providers.list()) {
+        core.providers.check(p.id, AbortSignal.timeout(10_000)).then(
+          h => !h.ok && log.warn(`[providers] ${p.name} is offline: ${h.reason}`),
+          e => log.warn(`[providers] ${p.name} check failed: ${e instanceof Error ? e.message : String(e)}`),
+        );
+      }
       return core;
     } catch (e) {
       await vscode.commands.executeCommand('setContext', 'ai2ai.state', 'error');

@@ -2,13 +2,22 @@
 import * as vscode from 'vscode';
 import { z } from 'zod';
 import type { CoreSettings } from '../core';
+import type { LoopBudgets } from '../core/loop/agentLoop';
 import type { Logger } from '../core/ports';
+
+const DEFAULT_ALLOWLIST = ['npm test', 'npm run test', 'node --test', 'pytest', 'python -m pytest', 'go test', 'cargo test'];
 
 const Settings = z.object({
   workspace: z.object({ agentsRoot: z.string().trim().min(1).catch('agents') }),
   storage: z.object({
     durableWrites: z.boolean().catch(false),
     compactAfterKB: z.number().min(64).catch(4096),
+  }),
+  commands: z.object({ allowlist: z.array(z.string().trim().min(1)).catch(DEFAULT_ALLOWLIST) }),
+  agent: z.object({
+    maxSteps: z.number().int().min(1).max(500).catch(40),
+    timeBudgetMinutes: z.number().min(1).catch(30),
+    tokenBudget: z.number().int().min(1000).catch(400_000),
   }),
 });
 type Settings = z.infer<typeof Settings>;
@@ -42,6 +51,8 @@ export class Config implements vscode.Disposable {
       const raw = {
         workspace: { agentsRoot: c.get('workspace.agentsRoot') },
         storage: { durableWrites: c.get('storage.durableWrites'), compactAfterKB: c.get('storage.compactAfterKB') },
+        commands: { allowlist: c.get('commands.allowlist') },
+        agent: { maxSteps: c.get('agent.maxSteps'), timeBudgetMinutes: c.get('agent.timeBudgetMinutes'), tokenBudget: c.get('agent.tokenBudget') },
       };
       this.cached = Settings.parse(raw);
       if (JSON.stringify(this.cached) !== JSON.stringify(raw)) this.log.warn('Some ai2ai.* settings were invalid and use their defaults instead.');
@@ -56,6 +67,12 @@ export class Config implements vscode.Disposable {
       durableWrites: s.storage.durableWrites,
       compactAfterBytes: s.storage.compactAfterKB * 1024,
     };
+  }
+
+  /** The run budgets from settings (an agent's own max steps still wins). */
+  budgets(): Partial<LoopBudgets> {
+    const a = this.settings.agent;
+    return { maxSteps: a.maxSteps, maxWallMs: a.timeBudgetMinutes * 60_000, maxTokens: a.tokenBudget };
   }
 
   dispose(): void {

@@ -22,6 +22,8 @@ export interface InputOptions extends Common {
   prompt: string;
   value?: string;
   placeholder?: string;
+  /** Hide what is typed (API keys). */
+  password?: boolean;
   /** Returns a message when the value is not acceptable. */
   validate?: (value: string) => string | undefined;
 }
@@ -42,6 +44,7 @@ export class Prompter implements vscode.Disposable {
     box.prompt = o.prompt;
     box.placeholder = o.placeholder;
     box.value = o.value ?? '';
+    box.password = o.password ?? false;
     box.ignoreFocusOut = true;
     box.buttons = o.step && o.step > 1 ? [vscode.QuickInputButtons.Back] : [];
     const check = (v: string) => (box.validationMessage = o.validate?.(v));

@@ -135,7 +135,7 @@ export class RunService {
               activity.send({ fromAgent: agent.id, toAgent: target?.id ?? null, taskId, body });
             },
           },
-          budgets: { ...(agent.settings.maxSteps ? { maxSteps: agent.settings.maxSteps } : {}), numCtx, ...opts.budgets },
+          budgets: { numCtx, ...opts.budgets, ...(agent.settings.maxSteps ? { maxSteps: agent.settings.maxSteps } : {}) },
           temperature: agent.settings.temperature,
         },
         opts.signal,

@@ -1,0 +1,161 @@
+/** Model providers: add, edit, remove, test the connection, list and pull models. */
+import * as vscode from 'vscode';
+import type { Core } from '../../core';
+import { AppError } from '../../core/errors';
+import { Provider } from '../../core/model/schemas';
+import { OllamaProvider, type PullProgress } from '../../core/providers';
+import { runSteps, type Prompter } from '../input';
+import type { ProviderNode } from '../trees/providersTree';
+import { validator } from './agentFlows';
+
+const KINDS = [
+  { label: 'Ollama', detail: 'Ollama\'s own API (recommended for Ollama): streaming, num_ctx, model pulls', serverKind: 'ollama' as const, url: 'http://127.0.0.1:11434' },
+  { label: 'OpenAI-compatible server', detail: 'LM Studio, llama.cpp server, vLLM, or any /v1/chat/completions server', serverKind: 'openai' as const, url: 'http://127.0.0.1:1234/v1' },
+];
+
+const CONCURRENCY = (v: string) => (/^\d+$/.test(v) && +v >= 1 && +v <= 64 ? undefined : 'A whole number from 1 to 64 (Ollama serves OLLAMA_NUM_PARALLEL requests at once; default 1).');
+
+export class ProviderFlows {
+  constructor(private readonly core: () => Promise<Core>, private readonly prompter: Prompter) {}
+
+  async add(): Promise<Provider | undefined> {
+    const core = await this.core();
+    const title = 'Add Model Provider';
+    const s = { kind: KINDS[0], name: '', url: '', concurrency: '1', key: '' };
+    const ok = await runSteps([
+      async (step, total) => {
+        const v = await this.prompter.pick(KINDS, { title, step, totalSteps: total, placeholder: 'What kind of server?' });
+        if (typeof v !== 'object') return v ?? false;
+        s.kind = v;
+        s.url = s.url || v.url;
+        return true;
+      },
+      async (step, total) => {
+        const v = await this.prompter.input({ title, step, totalSteps: total, prompt: 'A name for it', value: s.name || s.kind.label, validate: validator(Provider.shape.name) });
+        if (typeof v !== 'string') return v ?? false;
+        s.name = v;
+        return true;
+      },
+      async (step, total) => {
+        const v = await this.prompter.input({ title, step, totalSteps: total, prompt: 'Base URL', value: s.url, validate: validator(Provider.shape.baseUrl) });
+        if (typeof v !== 'string') return v ?? false;
+        s.url = v;
+        return true;
+      },
+      async (step, total) => {
+        const v = await this.prompter.input({ title, step, totalSteps: total, prompt: 'How many requests may it serve at once?', value: s.concurrency, validate: CONCURRENCY });
+        if (typeof v !== 'string') return v ?? false;
+        s.concurrency = v;
+        return true;
+      },
+    ]);
+    if (!ok) return undefined;
+    const p = core.providers.create({ kind: s.kind.serverKind, name: s.name, baseUrl: s.url, maxConcurrency: Number(s.concurrency) });
+    if (p.kind === 'openai') await this.setApiKey({ kind: 'provider', provider: p });
+    void this.test({ kind: 'provider', provider: p });
+    return p;
+  }
+
+  async edit(node?: ProviderNode): Promise<Provider | undefined> {
+    const core = await this.core();
+    const p = node?.provider ?? (await this.pick(core, 'Edit Model Provider'));
+    if (!p) return undefined;
+    const fields = [
+      { label: 'Name', description: p.name, key: 'name' as const },
+      { label: 'Base URL', description: p.baseUrl, key: 'baseUrl' as const },
+      { label: 'Concurrency', description: String(p.maxConcurrency), key: 'maxConcurrency' as const },
+      ...(p.kind === 'openai' ? [{ label: 'API key', description: 'kept in VS Code\'s secret storage', key: 'apiKey' as const }] : []),
+    ];
+    const f = await this.prompter.pick(fields, { title: `Edit ${p.name}`, placeholder: 'What do you want to change?' });
+    if (typeof f !== 'object') return undefined;
+    if (f.key === 'apiKey') {
+      await this.setApiKey({ kind: 'provider', provider: p });
+      return p;
+    }
+    const validate = f.key === 'maxConcurrency' ? CONCURRENCY : validator(Provider.shape[f.key]);
+    const v = await this.prompter.input({ title: `Edit ${p.name}`, prompt: f.label, value: String(p[f.key]), validate });
+    if (typeof v !== 'string') return undefined;
+    const next = core.providers.edit(p.id, { [f.key]: f.key === 'maxConcurrency' ? Number(v) : v });
+    if (f.key === 'baseUrl') void this.test({ kind: 'provider', provider: next });
+    return next;
+  }
+
+  async remove(node?: ProviderNode): Promise<boolean> {
+    const core = await this.core();
+    const p = node?.provider ?? (await this.pick(core, 'Remove Model Provider'));
+    if (!p) return false;
+    if (!(await this.prompter.confirm(`Remove ${p.name}?`, 'Remove', 'Agents using it must be moved to another provider first.'))) return false;
+    core.providers.delete(p.id);
+    return true;
+  }
+
+  async setApiKey(node?: ProviderNode): Promise<void> {
+    const core = await this.core();
+    const p = node?.provider ?? (await this.pick(core, 'Set API Key'));
+    if (!p) return;
+    const key = await this.prompter.input({
+      title: `API key for ${p.name}`,
+      prompt: 'Leave empty for none. Kept in VS Code\'s secret storage, never in settings or the database.',
+      password: true,
+    });
+    if (typeof key !== 'string') return;
+    await core.providers.setApiKey(p.id, key || undefined);
+  }
+
+  /** Checks the connection, with progress; the Providers view shows the result. */
+  async test(node?: ProviderNode): Promise<boolean> {
+    const core = await this.core();
+    const p = node?.provider ?? (await this.pick(core, 'Test Connection'));
+    if (!p) return false;
+    const h = await vscode.window.withProgress({ location: vscode.ProgressLocation.Window, title: `Checking ${p.name}…` }, () =>
+      core.providers.check(p.id, AbortSignal.timeout(15_000)),
+    );
+    if (h.ok) void vscode.window.setStatusBarMessage(`$(pass) ${p.name} is reachable${h.version ? ` (version ${h.version})` : ''}`, 5000);
+    else void vscode.window.showWarningMessage(`${p.name} is not reachable: ${h.reason}`);
+    return h.ok;
+  }
+
+  async listModels(node?: ProviderNode): Promise<string | undefined> {
+    const core = await this.core();
+    const p = node?.provider ?? (await this.pick(core, 'List Models'));
+    if (!p) return undefined;
+    const models = await core.providers.client(p.id).listModels(AbortSignal.timeout(30_000));
+    const items = models.map(m => ({ label: m.name, description: [m.parameterSize, m.quantization].filter(Boolean).join(' · '), detail: m.sizeBytes ? `${(m.sizeBytes / 1e9).toFixed(1)} GB` : undefined }));
+    if (!items.length) {
+      void vscode.window.showInformationMessage(`${p.name} has no models yet.${p.kind === 'ollama' ? ' Pull one with "AI2AI: Pull Model".' : ''}`);
+      return undefined;
+    }
+    const v = await this.prompter.pick(items, { title: `Models on ${p.name}`, placeholder: `${items.length} model(s)` });
+    return typeof v === 'object' ? v.label : undefined;
+  }
+
+  /** Pulls an Ollama model with a cancellable progress bar. */
+  async pull(model?: string, providerId?: string): Promise<boolean> {
+    const core = await this.core();
+    const p = providerId ? core.providers.get(providerId) : await this.pick(core, 'Pull Model', q => q.kind === 'ollama');
+    if (!p) return false;
+    const client = core.providers.client(p.id);
+    if (!(client instanceof OllamaProvider)) throw new AppError('validation', `${p.name} is not an Ollama server; pull models with its own tools.`);
+    const name = model ?? (await this.prompter.input({ title: `Pull Model to ${p.name}`, prompt: 'Model name', placeholder: 'e.g. gemma3:1b or deepseek-coder-v2:16b', validate: v => (/^\S+$/.test(v.trim()) ? undefined : 'A model name, e.g. gemma3:1b') }));
+    if (typeof name !== 'string') return false;
+    return vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title: `Pulling ${name}`, cancellable: true }, async (progress, token) => {
+      const ac = new AbortController();
+      token.onCancellationRequested(() => ac.abort());
+      let last = 0;
+      await client.pull(name, (e: PullProgress) => {
+        const pct = e.percent ?? last;
+        progress.report({ message: e.status, increment: Math.max(0, pct - last) });
+        last = Math.max(last, pct);
+      }, ac.signal);
+      void vscode.window.setStatusBarMessage(`$(pass) Pulled ${name}`, 5000);
+      return true;
+    });
+  }
+
+  private async pick(core: Core, title: string, filter: (p: Provider) => boolean = () => true): Promise<Provider | undefined> {
+    const list = core.providers.list().filter(filter);
+    if (list.length === 1) return list[0];
+    const v = await this.prompter.pick(list.map(provider => ({ label: provider.name, description: provider.baseUrl, provider })), { title, placeholder: 'Which provider?' });
+    return typeof v === 'object' ? v.provider : undefined;
+  }
+}

@@ -1,0 +1,34 @@
+/** The Providers view: each model server with its kind, URL and last health check. */
+import * as vscode from 'vscode';
+import type { Provider } from '../../core/model/schemas';
+import { TreeBase } from './base';
+
+export type ProviderNode = { kind: 'provider'; provider: Provider };
+
+export class ProvidersTree extends TreeBase<ProviderNode> {
+  protected cares(entity: string): boolean {
+    return entity === 'provider';
+  }
+
+  getChildren(element?: ProviderNode): ProviderNode[] {
+    if (!this.core || element) return [];
+    return this.core.providers.list().map(provider => ({ kind: 'provider', provider }));
+  }
+
+  getTreeItem(node: ProviderNode): vscode.TreeItem {
+    const p = node.provider;
+    const health = this.core?.providers.lastHealth(p.id);
+    const item = new vscode.TreeItem(p.name, vscode.TreeItemCollapsibleState.None);
+    item.id = `provider:${p.id}`;
+    const state = !health ? 'not checked' : health.ok ? `online${health.version ? ` ${health.version}` : ''}` : 'offline';
+    item.description = `${p.baseUrl} · ${state}`;
+    item.iconPath = !health
+      ? new vscode.ThemeIcon('circle-large-outline')
+      : health.ok
+        ? new vscode.ThemeIcon('pass-filled', new vscode.ThemeColor('testing.iconPassed'))
+        : new vscode.ThemeIcon('error', new vscode.ThemeColor('testing.iconFailed'));
+    item.tooltip = `${p.kind === 'ollama' ? 'Ollama' : 'OpenAI-compatible'} at ${p.baseUrl}, ${p.maxConcurrency} request(s) at once${health && !health.ok ? `\n\nOffline: ${health.reason}` : ''}`;
+    item.contextValue = `provider.${p.kind}`;
+    return item;
+  }
+}
