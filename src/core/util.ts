@@ -1,5 +1,5 @@
 /** Small helpers shared by the services. */
-import type { z } from 'zod';
+import type * as z from 'zod';
 import { AppError } from './errors';
 import { describeZodError } from './model/schemas';
 

@@ -1,6 +1,6 @@
 /** Settings under `ai2ai.*`, read in one typed place and parsed with zod (a bad value falls back to its default, with a warning). */
 import * as vscode from 'vscode';
-import { z } from 'zod';
+import * as z from 'zod';
 import type { CoreSettings } from '../core';
 import type { LoopBudgets } from '../core/loop/agentLoop';
 import type { Logger } from '../core/ports';

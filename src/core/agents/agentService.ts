@@ -1,6 +1,6 @@
 /** Agents: create, edit, delete, enable/disable, and their status, all through the store and the change feed. */
 import { randomUUID } from 'node:crypto';
-import { z } from 'zod';
+import * as z from 'zod';
 import type { ChangeBus } from '../changes';
 import { AppError } from '../errors';
 import { assertAgentTransition } from '../model/transitions';

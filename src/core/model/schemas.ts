@@ -2,7 +2,7 @@
  * The domain model as zod schemas. Every boundary (database rows, command input, API bodies, model
  * output) parses through these, so a bad value is an error with a message, never a silent corruption.
  */
-import { z } from 'zod';
+import * as z from 'zod';
 
 export const Id = z.string().min(1).max(64);
 

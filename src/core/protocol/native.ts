@@ -2,7 +2,7 @@
  * Native tool calling (models with the `tools` capability): definitions for the request, and the
  * provider's tool_calls mapped to `ToolCall` with the same validation as the other formats.
  */
-import { z } from 'zod';
+import * as z from 'zod';
 import type { ParseOutcome, ToolSpec } from './types';
 import { validateCall } from './validate';
 

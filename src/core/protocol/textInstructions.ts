@@ -2,7 +2,7 @@
  * What the model is told about the text protocol, and how results go back to it. Results are sent as
  * USER messages: the target models' chat templates drop `tool`-role messages silently.
  */
-import { z } from 'zod';
+import * as z from 'zod';
 import type { ToolSpec } from './types';
 
 /** One call of `spec` in the text protocol, built from its example. */

@@ -3,7 +3,7 @@
  * the XML-style text protocol, or a JSON object constrained by `format`). Everything after the
  * parser (registry, loop, transcript) only ever sees `ToolCall`.
  */
-import type { z } from 'zod';
+import type * as z from 'zod';
 
 export const TOOL_NAMES = [
   'list_files',

@@ -2,7 +2,7 @@
  * Validation shared by all three wire formats: a tool name and raw arguments in, a `ParseOutcome`
  * out, with messages precise enough for a small model to fix its next reply.
  */
-import type { z } from 'zod';
+import type * as z from 'zod';
 import { isToolName, type ParseOutcome, type ToolSpec } from './types';
 
 /** The schema's core type name, looking through optional/default/nullable wrappers. */

@@ -4,6 +4,9 @@
  *   entry:               {"seq":<n>,"stmts":[[sql, params], ...]}
  * JSON has no bytes, NaN or ±Infinity, so those params are wrapped as {"$b": base64} / {"$n": "Infinity"}.
  */
+import * as fs from 'fs';
+import { AppError } from '../errors';
+import { corrupt } from './snapshot';
 import type { SqlValue } from './types';
 
 export interface JournalHeader {
@@ -81,4 +84,37 @@ export function completeLines(buf: Buffer): { lines: string[]; consumed: number 
     start = nl + 1;
   }
   return { lines, consumed: start };
+}
+
+export interface OpenJournal {
+  fd: number;
+  ino: number;
+  dev: number;
+  size: number;
+  /** Missing when the file is empty or its first line is incomplete: it holds no changes. */
+  header?: JournalHeader;
+  headerLen: number;
+}
+
+/** Opens the journal read-write and reads its header; undefined if there is none. */
+export function openJournal(file: string): OpenJournal | undefined {
+  let fd: number;
+  try {
+    fd = fs.openSync(file, 'r+');
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw new AppError('storage_io', `AI2AI could not open its journal "${file}": ${(e as Error).message}`, { file }, { cause: e });
+  }
+  const st = fs.fstatSync(fd);
+  const head = Buffer.alloc(Math.min(st.size, 4096));
+  const n = head.length ? fs.readSync(fd, head, 0, head.length, 0) : 0;
+  const nl = head.subarray(0, n).indexOf(0x0a);
+  const j: OpenJournal = { fd, ino: st.ino, dev: st.dev, size: st.size, headerLen: nl + 1 };
+  if (nl < 0) return j;
+  j.header = decodeHeader(head.toString('utf8', 0, nl));
+  if (!j.header) {
+    fs.closeSync(fd);
+    throw corrupt(file, 'its first line is not a journal header', file);
+  }
+  return j;
 }

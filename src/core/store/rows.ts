@@ -2,7 +2,7 @@
  * Row <-> model mapping. Every row read from the database is parsed with the zod schema, so a row
  * edited by hand or written by a newer version fails loudly here instead of deep in the UI.
  */
-import { z } from 'zod';
+import * as z from 'zod';
 import { Agent, Message, Provider, Run, Task, TaskUpdate } from '../model/schemas';
 import { AppError } from '../errors';
 import type { Row, SqlValue } from './types';

@@ -16,28 +16,20 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import { randomBytes } from 'crypto';
-import type { Database, SqlJsStatic, Statement } from 'sql.js';
+import type { Database, SqlJsStatic } from 'sql.js';
 import { AppError } from '../errors';
-import { Emitter } from '../events';
+import { Emitter, type Disposable } from '../events';
 import { nullLogger, type Logger } from '../ports';
 import { LATEST_SCHEMA_VERSION, MIGRATIONS, type Migration } from './migrations';
 import type { ReadApi, Row, SqlValue, Store, StoreChange, StoreOptions, WriteApi } from './types';
 import { FileLock } from './lock';
-import { completeLines, decodeEntry, decodeHeader, encodeEntry, encodeHeader, type JournalHeader, type Stmt } from './journal';
+import { completeLines, decodeEntry, encodeEntry, encodeHeader, openJournal, type OpenJournal, type Stmt } from './journal';
+import { StatementCache } from './statements';
+import { watchFile } from './watch';
 import { configure, corrupt, loadSqlJs, newerSchema, openSnapshot, removeStaleTemps, writeAll, writeFileAtomic } from './snapshot';
 
 const DEFAULT_COMPACT_AFTER = 4 * 1024 * 1024;
-const STATEMENT_CACHE = 128;
 const WATCH_DEBOUNCE_MS = 25;
-
-interface OpenJournal {
-  fd: number;
-  ino: number;
-  dev: number;
-  size: number;
-  header?: JournalHeader;
-  headerLen: number;
-}
 
 /**
  * Opens the store (loading sql.js once per process). `migrations` is only for tests; the app always
@@ -60,7 +52,7 @@ class SqliteStore implements Store {
   private readonly name: string;
   private latest = LATEST_SCHEMA_VERSION;
   private readonly emitter = new Emitter<StoreChange>();
-  private readonly stmts = new Map<string, Statement>();
+  private readonly stmts = new StatementCache(() => this.db);
 
   /** Highest sequence number reflected in `db`. */
   private applied = 0;
@@ -75,8 +67,7 @@ class SqliteStore implements Store {
   private fileSize = 0;
   private busy = false;
   private closed = false;
-  private watcher: fs.FSWatcher | undefined;
-  private timer: NodeJS.Timeout | undefined;
+  private watcher: Disposable | undefined;
 
   readonly onDidChange = this.emitter.event;
   readonly read: ReadApi = {
@@ -401,14 +392,15 @@ class SqliteStore implements Store {
       this.logger.error(`storage: ${this.journalPath} shrank below what was already read; re-reading it`);
       this.offset = this.headerLen;
     }
-    this.readNewLines();
+    this.readNewLines(st.ino === this.jino && st.dev === this.jdev ? st.size : undefined);
     if (reloaded) events.push({ origin: 'reload', seq: this.applied });
     else if (this.applied > before) events.push({ origin: 'external', seq: this.applied });
   }
 
-  private readNewLines(): void {
+  /** `knownSize`: a stat of this very inode taken under the lock, which saves an fstat per mutation. */
+  private readNewLines(knownSize?: number): void {
     const fd = this.jfd!;
-    const size = fs.fstatSync(fd).size;
+    const size = knownSize ?? fs.fstatSync(fd).size;
     this.fileSize = size;
     if (size <= this.offset) return;
     const buf = Buffer.allocUnsafe(size - this.offset);
@@ -456,7 +448,7 @@ class SqliteStore implements Store {
       snap.db.close();
       throw corrupt(this.file, `it holds changes up to #${snap.seq} but the journal continues from #${base}`, this.journalPath);
     }
-    this.clearStatements();
+    this.stmts.clear();
     this.db.close();
     this.db = snap.db;
     this.applied = snap.seq;
@@ -464,25 +456,7 @@ class SqliteStore implements Store {
   }
 
   private openJournalFile(): OpenJournal | undefined {
-    let fd: number;
-    try {
-      fd = fs.openSync(this.journalPath, 'r+');
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-      throw new AppError('storage_io', `AI2AI could not open its journal "${this.journalPath}": ${(e as Error).message}`, { file: this.journalPath }, { cause: e });
-    }
-    const st = fs.fstatSync(fd);
-    const head = Buffer.alloc(Math.min(st.size, 4096));
-    const n = head.length ? fs.readSync(fd, head, 0, head.length, 0) : 0;
-    const nl = head.subarray(0, n).indexOf(0x0a);
-    const j: OpenJournal = { fd, ino: st.ino, dev: st.dev, size: st.size, headerLen: nl + 1 };
-    if (nl < 0) return j;
-    j.header = decodeHeader(head.toString('utf8', 0, nl));
-    if (!j.header) {
-      this.closeFd(fd);
-      throw corrupt(this.journalPath, 'its first line is not a journal header', this.journalPath);
-    }
-    return j;
+    return openJournal(this.journalPath);
   }
 
   private adopt(j: OpenJournal): void {
@@ -528,49 +502,15 @@ class SqliteStore implements Store {
     this.adopt(j);
   }
 
-  // ---------------------------------------------------------------- SQL
-
-  private statement(sql: string): Statement {
-    let st = this.stmts.get(sql);
-    if (st) {
-      // Map order is insertion order: re-inserting keeps the most used statements away from eviction.
-      this.stmts.delete(sql);
-    } else {
-      st = this.db.prepare(sql);
-      if (this.stmts.size >= STATEMENT_CACHE) {
-        const [oldSql, old] = this.stmts.entries().next().value as [string, Statement];
-        this.stmts.delete(oldSql);
-        old.free();
-      }
-    }
-    this.stmts.set(sql, st);
-    return st;
-  }
+  // ---------------------------------------------------------------- SQL, events, teardown
 
   private exec(sql: string, params: readonly SqlValue[]): number {
-    const st = this.statement(sql);
-    try {
-      st.run(params as SqlValue[]);
-    } finally {
-      st.reset();
-    }
-    return this.db.getRowsModified();
+    return this.stmts.run(sql, params);
   }
 
   private all<T extends Row>(sql: string, params: readonly SqlValue[] = [], first = false): T[] {
     if (this.closed) throw new AppError('internal', 'Store read after close().');
-    const st = this.statement(sql);
-    const rows: T[] = [];
-    try {
-      st.bind(params as SqlValue[]);
-      while (st.step()) {
-        rows.push(st.getAsObject() as T);
-        if (first) break;
-      }
-    } finally {
-      st.reset();
-    }
-    return rows;
+    return this.stmts.all<T>(sql, params, first);
   }
 
   private schemaVersion(): number {
@@ -578,44 +518,12 @@ class SqliteStore implements Store {
     return row ? Number(row.value) : 0;
   }
 
-  private clearStatements(): void {
-    for (const st of this.stmts.values()) st.free();
-    this.stmts.clear();
-  }
-
-  // ---------------------------------------------------------------- watching, events, teardown
-
   private startWatching(): void {
-    try {
-      // The folder, not the file: compaction renames a new journal over the old one, which a file watch
-      // would lose. persistent:false so a forgotten store never keeps a process alive.
-      this.watcher = fs.watch(this.opts.dir, { persistent: false }, (_event, filename) => {
-        if (filename && filename.toString() !== this.journalName) return;
-        if (this.timer || this.closed) return;
-        this.timer = setTimeout(() => {
-          this.timer = undefined;
-          try {
-            this.catchUp();
-          } catch (e) {
-            this.logger.error(`storage: catching up with other windows failed`, e);
-          }
-        }, WATCH_DEBOUNCE_MS);
-        this.timer.unref();
-      });
-      this.watcher.on('error', e => this.logger.warn(`storage: watching ${this.opts.dir} failed; other windows' changes show up on the next write`, e));
-    } catch (e) {
-      this.logger.warn(`storage: cannot watch ${this.opts.dir}; other windows' changes show up on the next write`, e);
-    }
+    this.watcher = watchFile(this.opts.dir, this.journalName, WATCH_DEBOUNCE_MS, () => this.catchUp(), this.logger);
   }
 
   private stopWatching(): void {
-    if (this.timer) clearTimeout(this.timer);
-    this.timer = undefined;
-    try {
-      this.watcher?.close();
-    } catch {
-      // already closed
-    }
+    this.watcher?.dispose();
     this.watcher = undefined;
   }
 
@@ -637,7 +545,7 @@ class SqliteStore implements Store {
     this.jfd = undefined;
     this.jino = this.jdev = -1;
     if (this.db) {
-      this.clearStatements();
+      this.stmts.clear();
       this.db.close();
     }
   }

@@ -1,6 +1,6 @@
 /** Task updates (the task's history) and agent-to-agent messages: append and list. */
 import { randomUUID } from 'node:crypto';
-import { z } from 'zod';
+import * as z from 'zod';
 import type { ChangeBus } from '../changes';
 import { AppError } from '../errors';
 import { Id, Message, TaskUpdate, TaskUpdateKind } from '../model/schemas';

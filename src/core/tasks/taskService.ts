@@ -4,7 +4,7 @@
  * cannot both start the same task) followed by one change event.
  */
 import { randomUUID } from 'node:crypto';
-import { z } from 'zod';
+import * as z from 'zod';
 import type { ChangeBus } from '../changes';
 import { AppError } from '../errors';
 import { Attachment, Id, Priority, Skills, Task, TaskStatus } from '../model/schemas';

@@ -1,5 +1,5 @@
 /** Tools that talk to people and other agents, and the two that end a run. */
-import { z } from 'zod';
+import * as z from 'zod';
 import { defineTool, failure } from './types';
 
 export const reportProgress = defineTool({

@@ -1,6 +1,6 @@
 /** replace_in_file (exact, unique search/replace) and search_files (bounded text or regex search). */
 import * as fs from 'node:fs/promises';
-import { z } from 'zod';
+import * as z from 'zod';
 import { defineTool, failure, limitsOf } from './types';
 import { looksBinary, walk } from './walk';
 

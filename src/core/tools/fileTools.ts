@@ -1,7 +1,7 @@
 /** list_files, read_file, write_file, delete_file: every path through the sandbox first. */
 import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
-import { z } from 'zod';
+import * as z from 'zod';
 import { defineTool, failure, limitsOf } from './types';
 import { looksBinary, SKIPPED_DIRS, walk } from './walk';
 

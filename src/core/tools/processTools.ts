@@ -1,5 +1,5 @@
 /** run_command and run_tests: authorised by workspace trust, allowlist or the user, then run bounded. */
-import { z } from 'zod';
+import * as z from 'zod';
 import { authorizeCommand, formatCommandResult } from './commands';
 import { parseTestOutput, resolveTestCommand } from './testing';
 import { defineTool, failure, limitsOf } from './types';

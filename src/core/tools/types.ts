@@ -3,7 +3,7 @@
  * except through paths the sandbox returned, never spawn except through `runCommand`, and never ask
  * the user except through `approve`, so tests can drive every branch with plain objects.
  */
-import type { z } from 'zod';
+import type * as z from 'zod';
 import type { ToolSpec } from '../protocol/types';
 import type { PathSandbox } from '../workspace/sandbox';
 
