@@ -69,7 +69,7 @@ describe('store: SIGKILL at random moments', function () {
     for (let k = 0; k < KILLS; k++) {
       // A third of the kills land during start-up (open, catch-up, migration check); the rest mid-loop.
       const early = k % 3 === 0;
-      const run = await killRun(dir, `k${k}`, early ? Math.random() * 150 : Math.random() * 120, !early);
+      const run = await killRun(dir, `k${k}`, early ? Math.random() * 150 : Math.random() * 200, !early);
       if (!run.ready) killedBeforeReady++;
       for (const id of run.acked) acked.add(id);
       const names = fs.readdirSync(dir);
