@@ -120,6 +120,9 @@ async function main(): Promise<void> {
     }
     process.stdout.write(`[bench] store_mutation_p50_1mb_ms=${small.p50.toFixed(3)}\n`);
     process.stdout.write(`[bench] store_mutation_p50_50mb_ms=${big.p50.toFixed(3)}\n`);
+    process.stdout.write(`[bench] store_mutation_p99_1mb_ms=${small.p99.toFixed(3)}\n`);
+    process.stdout.write(`[bench] store_mutation_p99_50mb_ms=${big.p99.toFixed(3)}\n`);
+    process.stdout.write(`[bench] store_p50_ratio_50mb_over_1mb=${(big.p50 / small.p50).toFixed(3)}\n`);
     process.stdout.write(`[bench] store_compaction_50mb_ms=${pauses[1].toFixed(1)}\n`);
     process.stdout.write(`(${((Date.now() - started) / 1000).toFixed(1)} s)\n`);
   } finally {

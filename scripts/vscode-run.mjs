@@ -74,7 +74,8 @@ const mustExist = (p, hint) => {
 const extMain = JSON.parse(fs.readFileSync(path.join(EXT_DIR, 'package.json'), 'utf8')).main;
 if (extMain) mustExist(path.resolve(EXT_DIR, extMain), 'build the extension first: npm run build');
 if (PHASE !== 'start') mustExist(CHROME, 'install chromium: bash scripts/vscode-install.sh');
-const TESTS_INDEX = path.join(REPO, 'out/test/integration/index.js');
+// AI2AI_TESTS_INDEX: another suite for the extension host (npm run bench uses out/bench/vscode/index.js)
+const TESTS_INDEX = process.env.AI2AI_TESTS_INDEX ? path.resolve(process.env.AI2AI_TESTS_INDEX) : path.join(REPO, 'out/test/integration/index.js');
 if (PHASE === 'tests') mustExist(TESTS_INDEX, 'compile the tests first: npx tsc -p .');
 
 // ---------------------------------------------------------------- run directory (everything isolated in it)

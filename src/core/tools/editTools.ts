@@ -2,7 +2,7 @@
 import * as fs from 'node:fs/promises';
 import * as z from 'zod';
 import { defineTool, failure, limitsOf } from './types';
-import { looksBinary, walk } from './walk';
+import { looksBinary, statIfExists, walk } from './walk';
 
 function occurrences(text: string, search: string): number[] {
   const at: number[] = [];
@@ -66,7 +66,7 @@ export const replaceInFile = defineTool({
   async execute(args, ctx) {
     const { sandbox } = ctx;
     const abs = sandbox.resolveWrite(args.path);
-    const st = await fs.stat(abs).catch(() => undefined);
+    const st = statIfExists(abs);
     if (!st) return failure(`There is no file "${args.path}". Use write_file to create it.`);
     if (st.isDirectory()) return failure(`"${args.path}" is a folder, not a file.`);
     if (st.size > limitsOf(ctx).maxReadBytes) return failure(`"${args.path}" is too large to edit here; rewrite it in smaller files.`);
@@ -126,7 +126,7 @@ export const searchFiles = defineTool({
     const { sandbox } = ctx;
     const limits = limitsOf(ctx);
     const abs = sandbox.resolveRead(args.path);
-    const st = await fs.stat(abs).catch(() => undefined);
+    const st = statIfExists(abs);
     if (!st) return failure(`There is no file or folder "${args.path}".`);
     let test: (line: string) => boolean;
     if (args.regex) {
@@ -153,7 +153,7 @@ export const searchFiles = defineTool({
     let more = 0;
     for (const file of files) {
       if (ctx.signal.aborted) break;
-      const fst = await fs.stat(file).catch(() => undefined);
+      const fst = statIfExists(file);
       if (!fst || fst.size > limits.maxSearchFileBytes) continue;
       const buf = await fs.readFile(file).catch(() => undefined);
       if (!buf || looksBinary(buf)) continue;

@@ -3,7 +3,7 @@ import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
 import * as z from 'zod';
 import { defineTool, failure, limitsOf } from './types';
-import { looksBinary, SKIPPED_DIRS, walk } from './walk';
+import { looksBinary, SKIPPED_DIRS, statIfExists, walk } from './walk';
 
 const PathArg = z.string().min(1, 'Give a path.').max(1024).describe('Path relative to your folder, e.g. src/index.js');
 
@@ -23,7 +23,7 @@ export const listFiles = defineTool({
   async execute(args, ctx) {
     const { sandbox } = ctx;
     const abs = sandbox.resolveRead(args.path);
-    const st = await fs.stat(abs).catch(() => undefined);
+    const st = statIfExists(abs);
     if (!st) return failure(`There is no folder "${args.path}". Use list_files on "." to see what exists.`);
     if (!st.isDirectory()) return { ok: true, output: `${sandbox.display(abs)} is a file, not a folder.` };
     const max = limitsOf(ctx).maxListEntries;
@@ -62,7 +62,7 @@ export const readFile = defineTool({
     const { sandbox } = ctx;
     const limits = limitsOf(ctx);
     const abs = sandbox.resolveRead(args.path);
-    const st = await fs.stat(abs).catch(() => undefined);
+    const st = statIfExists(abs);
     if (!st) return failure(`There is no file "${args.path}". Use list_files to see what exists.`);
     if (st.isDirectory()) return failure(`"${args.path}" is a folder; use list_files to see inside it.`);
     const shown = sandbox.display(abs);
@@ -110,7 +110,7 @@ export const writeFile = defineTool({
     const abs = sandbox.resolveWrite(args.path);
     const bytes = Buffer.byteLength(args.content);
     if (bytes > limits.maxWriteBytes) return failure(`The content is too large (${bytes} bytes, limit ${limits.maxWriteBytes}). Split it into smaller files.`);
-    const st = await fs.stat(abs).catch(() => undefined);
+    const st = statIfExists(abs);
     if (st?.isDirectory()) return failure(`"${args.path}" is a folder; write to a file path inside it.`);
     await fs.mkdir(path.dirname(abs), { recursive: true });
     await fs.writeFile(abs, args.content);
@@ -130,7 +130,7 @@ export const deleteFile = defineTool({
   example: { path: 'src/old.js' },
   async execute(args, ctx) {
     const abs = ctx.sandbox.resolveWrite(args.path);
-    const st = await fs.lstat(abs).catch(() => undefined);
+    const st = statIfExists(abs, { lstat: true });
     if (!st) return failure(`There is no file "${args.path}" to delete.`);
     if (st.isDirectory()) return failure(`"${args.path}" is a folder; delete_file deletes files only. Delete the files inside it one by one.`);
     await fs.unlink(abs);

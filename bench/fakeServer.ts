@@ -1,0 +1,24 @@
+/**
+ * The fake Ollama in its own process, so the agent-loop benchmark measures only the client's CPU.
+ * Every reply takes a fixed 50 ms; the first 29 write a file, the 30th completes.
+ * Prints the URL on stdout, then serves until killed.
+ */
+import { startFakeOllama } from '../test/fake-ollama/server';
+import { asText } from '../test/fake-ollama/scenarios';
+
+const REPLY_MS = Number(process.env.REPLY_MS ?? 50);
+const STEPS = Number(process.env.STEPS ?? 30);
+
+void (async () => {
+  let step = 0;
+  const fake = await startFakeOllama({ timeScale: 0 });
+  fake.onChat(() => {
+    step++;
+    const action =
+      step % STEPS === 0
+        ? asText({ tool: 'complete', args: { result: `done after ${STEPS} steps` } })
+        : asText({ tool: 'write_file', args: { path: `src/f${step}.js`, content: `module.exports = ${step};\n` } });
+    return { ...action, delayMs: REPLY_MS, pieceDelayMs: 0 };
+  });
+  process.stdout.write(`${fake.url}\n`);
+})();
