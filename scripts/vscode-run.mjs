@@ -178,7 +178,12 @@ async function startServer(port) {
   throw new Error(exited ?? `code-server did not answer /healthz on ${host} within 60 s (log: ${rel(logFile)})`);
 }
 
+// AI2AI_VSIX=file: the ui phase installs that package into the run's extensions dir, as a user would, and opens
+// the workbench without extensionDevelopmentPath, so it checks the packaged extension, not the repo
+const VSIX = process.env.AI2AI_VSIX ? path.resolve(process.env.AI2AI_VSIX) : undefined;
+
 function workbenchUrl(host, { tests } = {}) {
+  if (VSIX && !tests) return `http://${host}/?folder=${encodeURIComponent(WORKSPACE)}`;
   const remote = p => `vscode-remote://${host}${p}`;
   const payload = [['extensionDevelopmentPath', remote(EXT_DIR)]];
   if (tests) payload.push(['extensionTestsPath', remote(TESTS_INDEX.replace(/\.js$/, ''))]);
@@ -265,6 +270,15 @@ async function phaseUi() {
   } else {
     say(`WARNING: ${rel(seed)} does not exist (test/e2e/seed.ts not written/compiled yet): not seeding`);
   }
+  if (VSIX) {
+    mustExist(VSIX, 'build the package first: npm run package');
+    say(`installing ${rel(VSIX)} into ${rel(dirs.extensions)}`);
+    const r = spawnSync(NODE, [CS_ENTRY, '--user-data-dir', dirs.userData, '--extensions-dir', dirs.extensions, '--install-extension', VSIX], { cwd: REPO, encoding: 'utf8', env: process.env });
+    process.stdout.write(r.stdout ?? '');
+    if (r.status !== 0 || !fs.readdirSync(dirs.extensions).some(d => d.startsWith('ai2ai.ai2ai-'))) {
+      throw new Error(`installing the .vsix failed (exit ${r.status ?? r.signal}): ${r.stderr}`);
+    }
+  }
   const host = await startServer(await freePort());
   const ctx = await launchBrowser('ui');
   const page = ctx.pages()[0] || await ctx.newPage();
@@ -272,7 +286,7 @@ async function phaseUi() {
   page.on('console', m => pageLog.write(`[page:${m.type()}] ${m.text()}\n`));
   page.on('pageerror', e => pageLog.write(`[pageerror] ${e.message}\n`));
   const { runUiCheck } = require(path.join(REPO, 'test/e2e/ui.e2e.js'));
-  const shot = name => path.join(ARTIFACTS, `ui-${VERSION}-${name}.png`);
+  const shot = name => path.join(ARTIFACTS, `ui-${VERSION}${VSIX ? '-vsix' : ''}-${name}.png`);
   for (const name of ['sidebar', 'failure']) fs.rmSync(shot(name), { force: true }); // artifacts show this run only
   try {
     await withTimeout(runUiCheck({ page, url: workbenchUrl(host), screenshot: shot, log: (...a) => say(...a) }), 'the UI check');
