@@ -109,7 +109,9 @@ install_code_server() {   # $1 = version
   say "installing code-server $v with Node $("$nodebin/node" --version) into ${dir#$REPO/} (a few minutes; native modules compile)"
   local t0=$SECONDS
   new_cache_project "$dir"
-  (cd "$dir" && env "${envs[@]}" npm install --foreground-scripts "code-server@$v")
+  # -u npm_config_user_agent: when this runs under `npm test`, the outer npm's user agent (naming ITS node,
+  # v20) is inherited, and code-server's postinstall reads the node version from it and refuses
+  (cd "$dir" && env -u npm_config_user_agent "${envs[@]}" npm install --foreground-scripts "code-server@$v")
   # the postinstall installs VS Code's server-side node_modules; if scripts were skipped they are missing
   [ -d "$dir/node_modules/code-server/lib/vscode/node_modules" ] \
     || die "code-server $v: lib/vscode/node_modules missing — its postinstall did not run"
