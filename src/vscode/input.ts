@@ -62,16 +62,7 @@ export class Prompter implements vscode.Disposable {
   }
 
   pick<T extends vscode.QuickPickItem>(items: readonly T[], o: PickOptions): Promise<Answer<T>> {
-    const qp = vscode.window.createQuickPick<T>();
-    qp.title = o.title;
-    qp.step = o.step;
-    qp.totalSteps = o.totalSteps;
-    qp.placeholder = o.placeholder;
-    qp.items = items;
-    qp.ignoreFocusOut = true;
-    qp.matchOnDescription = true;
-    qp.matchOnDetail = true;
-    qp.buttons = o.step && o.step > 1 ? [vscode.QuickInputButtons.Back] : [];
+    const qp = createPick(items, o);
     const shown = { kind: 'pick', title: o.title, widget: qp } as ShownInput;
     return this.run(qp, shown, (resolve, subs) => {
       subs.push(
@@ -85,16 +76,9 @@ export class Prompter implements vscode.Disposable {
 
   /** Several items at once; `picked` items start selected. */
   pickMany<T extends vscode.QuickPickItem>(items: readonly T[], o: PickOptions): Promise<Answer<readonly T[]>> {
-    const qp = vscode.window.createQuickPick<T>();
-    qp.title = o.title;
-    qp.step = o.step;
-    qp.totalSteps = o.totalSteps;
-    qp.placeholder = o.placeholder;
+    const qp = createPick(items, o);
     qp.canSelectMany = true;
-    qp.items = items;
     qp.selectedItems = items.filter(i => i.picked);
-    qp.ignoreFocusOut = true;
-    qp.buttons = o.step && o.step > 1 ? [vscode.QuickInputButtons.Back] : [];
     const shown = { kind: 'pick', title: o.title, widget: qp } as ShownInput;
     return this.run(qp, shown, (resolve, subs) => {
       subs.push(qp.onDidAccept(() => resolve([...qp.selectedItems])));
@@ -138,11 +122,47 @@ export class Prompter implements vscode.Disposable {
   }
 }
 
+function createPick<T extends vscode.QuickPickItem>(items: readonly T[], o: PickOptions): vscode.QuickPick<T> {
+  const qp = vscode.window.createQuickPick<T>();
+  qp.title = o.title;
+  qp.step = o.step;
+  qp.totalSteps = o.totalSteps;
+  qp.placeholder = o.placeholder;
+  qp.items = items;
+  qp.ignoreFocusOut = true;
+  qp.matchOnDescription = true;
+  qp.matchOnDetail = true;
+  qp.buttons = o.step && o.step > 1 ? [vscode.QuickInputButtons.Back] : [];
+  return qp;
+}
+
+export type Step = (step: number, total: number) => Promise<boolean | typeof BACK>;
+
+/** A step that asks for text and keeps the answer with `set`; options are built when shown, so Back shows the last answer. */
+export function textStep(prompter: Prompter, options: () => Omit<InputOptions, 'step' | 'totalSteps'>, set: (value: string) => void): Step {
+  return async (step, totalSteps) => {
+    const v = await prompter.input({ ...options(), step, totalSteps });
+    if (typeof v !== 'string') return v ?? false;
+    set(v);
+    return true;
+  };
+}
+
+/** A step that asks for one item and keeps it with `set`. */
+export function pickStep<T extends vscode.QuickPickItem>(prompter: Prompter, items: () => readonly T[], options: Omit<PickOptions, 'step' | 'totalSteps'>, set: (item: T) => void): Step {
+  return async (step, totalSteps) => {
+    const v = await prompter.pick(items(), { ...options, step, totalSteps });
+    if (typeof v !== 'object') return v ?? false;
+    set(v);
+    return true;
+  };
+}
+
 /**
  * Runs steps in order; a step returns false to cancel, BACK to go one step back. Returns whether the
  * flow finished. Steps read and write a shared state object, so going back shows the earlier answer.
  */
-export async function runSteps(steps: ReadonlyArray<(step: number, total: number) => Promise<boolean | typeof BACK>>): Promise<boolean> {
+export async function runSteps(steps: readonly Step[]): Promise<boolean> {
   let i = 0;
   while (i < steps.length) {
     const r = await steps[i](i + 1, steps.length);

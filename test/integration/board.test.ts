@@ -124,6 +124,13 @@ describe('AI2AI in VS Code', function () {
     const agentNode = (api.trees.agents.getChildren() as AgentNode[]).find(n => n.agent.name === 'Ada')!;
     const { result: edited } = await runWithAnswers<Agent>(api, 'ai2ai.editAgent', [pick('Model'), text('deepseek-coder-v2:16b')], agentNode);
     assert.equal(edited.model, 'deepseek-coder-v2:16b');
+    const { result: p } = await runWithAnswers<Agent>(api, 'ai2ai.editAgent', [pick('Tool protocol'), pick('text')], agentNode);
+    assert.equal(p.settings.toolProtocol, 'text');
+    const { result: steps } = await runWithAnswers<Agent>(
+      api, 'ai2ai.editAgent', [pick('Max steps'), { type: 'text', value: '0', expectError: />=1|at least|too small/i, thenValue: '12' }], agentNode,
+    );
+    assert.equal(steps.settings.maxSteps, 12);
+    assert.equal(steps.settings.toolProtocol, 'text', 'other settings are kept');
     const { result: t2 } = await runWithAnswers<Task>(api, 'ai2ai.editTask', [pick('Priority'), pick('urgent')], { kind: 'task', task });
     assert.equal(t2.priority, 3);
   });

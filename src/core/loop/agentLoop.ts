@@ -86,6 +86,8 @@ export interface LoopInput {
 /** Old tool output is condensed above this share of the window; the run fails if it is still above 95 %. */
 const CONDENSE_AT = 0.75;
 const KEEP_RECENT = 4;
+/** Characters a model may write after a complete action before its stream is stopped. */
+const RAMBLE_CHARS = 80;
 
 export async function runAgentLoop(input: LoopInput, signal: AbortSignal, onEvent: (e: LoopEvent) => void = () => {}): Promise<LoopResult> {
   const b = { ...DEFAULT_BUDGETS, ...input.budgets };
@@ -205,6 +207,14 @@ async function callWithRetry(
 ): Promise<ChatResult> {
   const specs = input.tools.specs();
   for (let attempt = 1; ; attempt++) {
+    // Text protocol: parse while streaming, and once one whole action has arrived, stop a model that keeps
+    // talking (small models go on to invent the tool's result: wasted time, and misleading). A model that
+    // stops by itself right after its action is left to finish, so its final chunk brings the real token
+    // counts that silent truncation is detected by.
+    const early =
+      protocol === 'text'
+        ? { controller: new AbortController(), parser: new TextProtocolStreamParser(specs), started: performance.now(), completeAt: -1, seen: 0 }
+        : undefined;
     try {
       return await input.provider.chat(
         {
@@ -214,16 +224,32 @@ async function callWithRetry(
           ...(protocol === 'native' ? { tools: nativeToolDefinitions(specs).map(d => ({ name: d.function.name, description: d.function.description, parameters: d.function.parameters })) } : {}),
           ...(protocol === 'json' ? { format: jsonProtocolSchema(specs) } : {}),
         },
-        signal,
-        d => d.content && onEvent({ type: 'delta', text: d.content }),
+        early ? AbortSignal.any([signal, early.controller.signal]) : signal,
+        d => {
+          if (!d.content) return;
+          onEvent({ type: 'delta', text: d.content });
+          if (!early || early.controller.signal.aborted) return;
+          early.seen += d.content.length;
+          if (early.completeAt < 0 && early.parser.push(d.content).complete) early.completeAt = early.seen;
+          else if (early.completeAt >= 0 && early.seen - early.completeAt > RAMBLE_CHARS) early.controller.abort();
+        },
       );
     } catch (e) {
+      if (early?.controller.signal.aborted && !signal.aborted) return stoppedEarly(early.parser.text(), messages, performance.now() - early.started);
       if (!ProviderError.isProviderError(e) || !e.retryable || attempt > b.maxRetries || signal.aborted) throw e;
       const delayMs = b.retryBaseMs * 2 ** (attempt - 1);
       onEvent({ type: 'retry', attempt, reason: e.message, delayMs });
       await sleep(delayMs, signal);
     }
   }
+}
+
+/** The reply of a stream stopped after its action: the server sent no counts, so they are estimates. */
+function stoppedEarly(content: string, messages: ChatMessage[], ms: number): ChatResult {
+  return {
+    content, toolCalls: [], doneReason: 'stop', promptTokens: estimateTokens([...messages]), completionTokens: estimateTokens([{ content }]),
+    modelMs: ms, totalMs: ms, loadMs: 0,
+  };
 }
 
 function parse(reply: ChatResult, protocol: WireProtocol, tools: ToolRegistry): ParseOutcome {

@@ -2,8 +2,9 @@
 import * as vscode from 'vscode';
 import type { Core } from '../../core';
 import { AppError } from '../../core/errors';
-import { AgentName, ModelName, Role, Skills, describeZodError, type Agent } from '../../core/model/schemas';
-import { BACK, runSteps, type Prompter } from '../input';
+import { AgentName, AgentSettings, ModelName, Role, Skills, describeZodError, type Agent } from '../../core/model/schemas';
+import { definedOnly } from '../../core/util';
+import { BACK, runSteps, textStep, type Prompter } from '../input';
 import type { AgentNode } from '../trees/agentsTree';
 
 interface RolePreset extends vscode.QuickPickItem {
@@ -22,6 +23,13 @@ const ROLES: RolePreset[] = [
 interface ModelItem extends vscode.QuickPickItem {
   model?: string;
 }
+
+const PROTOCOLS: Array<vscode.QuickPickItem & { label: 'auto' | 'native' | 'text' | 'json' }> = [
+  { label: 'auto', detail: "Native tool calls when the model reports the 'tools' capability, else the text protocol" },
+  { label: 'text', detail: 'One XML-style action per reply (works with every model; the default for DeepSeek Coder and Gemma)' },
+  { label: 'native', detail: "The server's tool calling (only for models that support it)" },
+  { label: 'json', detail: 'A JSON object constrained by a schema (for tiny models)' },
+];
 
 const MODELS: ModelItem[] = [
   { label: 'deepseek-coder-v2:16b', description: 'DeepSeek Coder V2 16B', detail: 'Strong at code; 8.9 GB, fast on a GPU', model: 'deepseek-coder-v2:16b' },
@@ -55,15 +63,14 @@ export class AgentFlows {
     const title = 'Create Agent';
     const s = { name: '', role: '', skills: '', model: '', folder: '' };
     const ok = await runSteps([
-      async (step, total) => {
-        const v = await this.prompter.input({
-          title, step, totalSteps: total, prompt: 'Name of the agent', placeholder: 'e.g. Ada', value: s.name,
+      textStep(
+        this.prompter,
+        () => ({
+          title, prompt: 'Name of the agent', placeholder: 'e.g. Ada', value: s.name,
           validate: validator(AgentName, n => (core.agents.findByName(n) ? `An agent named "${n}" already exists.` : undefined)),
-        });
-        if (typeof v !== 'string') return v ?? false;
-        s.name = v;
-        return true;
-      },
+        }),
+        v => (s.name = v),
+      ),
       async (step, total) => {
         const v = await this.prompter.pick(ROLES, { title, step, totalSteps: total, placeholder: 'What does this agent do?' });
         if (typeof v !== 'object') return v ?? false;
@@ -77,15 +84,11 @@ export class AgentFlows {
         s.role = custom;
         return true;
       },
-      async (step, total) => {
-        const v = await this.prompter.input({
-          title, step, totalSteps: total, prompt: 'Skills, separated by commas (tasks are matched to agents by these)',
-          placeholder: 'e.g. typescript, testing', value: s.skills, validate: skillsValidator,
-        });
-        if (typeof v !== 'string') return v ?? false;
-        s.skills = v;
-        return true;
-      },
+      textStep(
+        this.prompter,
+        () => ({ title, prompt: 'Skills, separated by commas (tasks are matched to agents by these)', placeholder: 'e.g. typescript, testing', value: s.skills, validate: skillsValidator }),
+        v => (s.skills = v),
+      ),
       async (step, total) => {
         const v = await this.prompter.pick(MODELS, { title, step, totalSteps: total, placeholder: 'Which model runs this agent? (on Ollama at 127.0.0.1:11434)' });
         if (typeof v !== 'object') return v ?? false;
@@ -134,15 +137,45 @@ export class AgentFlows {
     const agent = node?.agent ?? (await this.pickAgent(core, 'Edit Agent'));
     if (!agent) return undefined;
     const title = `Edit Agent: ${agent.name}`;
+    const st = agent.settings;
     const fields = [
       { label: 'Name', description: agent.name, key: 'name' as const },
       { label: 'Role', description: agent.role, key: 'role' as const },
       { label: 'Skills', description: agent.skills.join(', ') || 'none', key: 'skills' as const },
       { label: 'Model', description: agent.model, key: 'model' as const },
       { label: 'Folder', description: agent.workspace, key: 'workspace' as const },
+      { label: 'Tool protocol', description: st.toolProtocol ?? 'auto', key: 'toolProtocol' as const },
+      { label: 'Context window (num_ctx)', description: st.numCtx ? String(st.numCtx) : 'auto (up to 8192)', key: 'numCtx' as const },
+      { label: 'Max steps', description: st.maxSteps ? String(st.maxSteps) : 'from settings', key: 'maxSteps' as const },
+      { label: 'Temperature', description: st.temperature !== undefined ? String(st.temperature) : "the model's default", key: 'temperature' as const },
+      { label: 'Test command', description: st.testCommand ?? 'detected from the folder', key: 'testCommand' as const },
     ];
     const field = await this.prompter.pick(fields, { title, placeholder: 'What do you want to change?' });
     if (typeof field !== 'object') return undefined;
+    switch (field.key) {
+      case 'toolProtocol': {
+        const items = PROTOCOLS.map(p => ({ ...p, picked: p.label === (st.toolProtocol ?? 'auto') }));
+        const v = await this.prompter.pick(items, { title, placeholder: 'How the agent calls tools' });
+        return typeof v === 'object' ? core.agents.edit(agent.id, { settings: { ...st, toolProtocol: v.label } }) : undefined;
+      }
+      case 'numCtx':
+      case 'maxSteps':
+      case 'temperature':
+      case 'testCommand': {
+        const schema = AgentSettings.shape[field.key];
+        const v = await this.prompter.input({
+          title, prompt: `${field.label} (leave empty for the default)`, value: st[field.key] !== undefined ? String(st[field.key]) : '',
+          validate: text => {
+            if (!text.trim()) return undefined;
+            const r = schema.safeParse(field.key === 'testCommand' ? text : Number(text));
+            return r.success ? undefined : describeZodError(r.error).replace(/^[^:]*: /, '');
+          },
+        });
+        if (typeof v !== 'string') return undefined;
+        const next = { ...st, [field.key]: v.trim() ? (field.key === 'testCommand' ? v.trim() : Number(v)) : undefined };
+        return core.agents.edit(agent.id, { settings: definedOnly(next) });
+      }
+    }
     const current = field.key === 'skills' ? agent.skills.join(', ') : String(agent[field.key]);
     const validate = {
       name: validator(AgentName, n => (n.toLowerCase() !== agent.name.toLowerCase() && core.agents.findByName(n) ? `An agent named "${n}" already exists.` : undefined)),

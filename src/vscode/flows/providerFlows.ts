@@ -4,7 +4,7 @@ import type { Core } from '../../core';
 import { AppError } from '../../core/errors';
 import { Provider } from '../../core/model/schemas';
 import { OllamaProvider, type PullProgress } from '../../core/providers';
-import { runSteps, type Prompter } from '../input';
+import { pickStep, runSteps, textStep, type Prompter } from '../input';
 import type { ProviderNode } from '../trees/providersTree';
 import { validator } from './agentFlows';
 
@@ -23,31 +23,13 @@ export class ProviderFlows {
     const title = 'Add Model Provider';
     const s = { kind: KINDS[0], name: '', url: '', concurrency: '1', key: '' };
     const ok = await runSteps([
-      async (step, total) => {
-        const v = await this.prompter.pick(KINDS, { title, step, totalSteps: total, placeholder: 'What kind of server?' });
-        if (typeof v !== 'object') return v ?? false;
+      pickStep(this.prompter, () => KINDS, { title, placeholder: 'What kind of server?' }, v => {
+        s.url = s.kind === v && s.url ? s.url : v.url;
         s.kind = v;
-        s.url = s.url || v.url;
-        return true;
-      },
-      async (step, total) => {
-        const v = await this.prompter.input({ title, step, totalSteps: total, prompt: 'A name for it', value: s.name || s.kind.label, validate: validator(Provider.shape.name) });
-        if (typeof v !== 'string') return v ?? false;
-        s.name = v;
-        return true;
-      },
-      async (step, total) => {
-        const v = await this.prompter.input({ title, step, totalSteps: total, prompt: 'Base URL', value: s.url, validate: validator(Provider.shape.baseUrl) });
-        if (typeof v !== 'string') return v ?? false;
-        s.url = v;
-        return true;
-      },
-      async (step, total) => {
-        const v = await this.prompter.input({ title, step, totalSteps: total, prompt: 'How many requests may it serve at once?', value: s.concurrency, validate: CONCURRENCY });
-        if (typeof v !== 'string') return v ?? false;
-        s.concurrency = v;
-        return true;
-      },
+      }),
+      textStep(this.prompter, () => ({ title, prompt: 'A name for it', value: s.name || s.kind.label, validate: validator(Provider.shape.name) }), v => (s.name = v)),
+      textStep(this.prompter, () => ({ title, prompt: 'Base URL', value: s.url, validate: validator(Provider.shape.baseUrl) }), v => (s.url = v)),
+      textStep(this.prompter, () => ({ title, prompt: 'How many requests may it serve at once?', value: s.concurrency, validate: CONCURRENCY }), v => (s.concurrency = v)),
     ]);
     if (!ok) return undefined;
     const p = core.providers.create({ kind: s.kind.serverKind, name: s.name, baseUrl: s.url, maxConcurrency: Number(s.concurrency) });

@@ -80,7 +80,7 @@ export class RunFlows implements vscode.Disposable {
               onEvent: e => this.show(e, out, progress),
             });
             out.appendLine(`\n# ${run.outcome}${run.reason ? `: ${run.reason}` : ''} (${run.steps} steps, ${run.promptTokens + run.completionTokens} tokens)`);
-            this.notify(core, run, task, agent, out);
+            this.notify(run, task, agent, out);
             return run;
           } finally {
             this.running.delete(task.id);
@@ -135,7 +135,7 @@ export class RunFlows implements vscode.Disposable {
     }
   }
 
-  private notify(core: Core, run: Run, task: Task, agent: Agent, out: vscode.OutputChannel): void {
+  private notify(run: Run, task: Task, agent: Agent, out: vscode.OutputChannel): void {
     const show = 'Show Transcript';
     if (run.outcome === 'completed') {
       void vscode.window.showInformationMessage(`${agent.name} completed "${task.title}" (${run.testsPassed} tests passing).`, show).then(a => a && out.show());
@@ -147,7 +147,6 @@ export class RunFlows implements vscode.Disposable {
         if (a === pull) void vscode.commands.executeCommand('ai2ai.pullModel', agent.model, agent.providerId);
       });
     }
-    void core;
   }
 
   private channel(agent: Agent): vscode.OutputChannel {

@@ -3,7 +3,7 @@ import * as vscode from 'vscode';
 import type { Core } from '../../core';
 import { PRIORITY_LABELS, Task, type Agent } from '../../core/model/schemas';
 import { rankAgents } from '../../core/scheduling/match';
-import { runSteps, type Prompter } from '../input';
+import { pickStep, runSteps, textStep, type Prompter } from '../input';
 import type { TaskNode } from '../trees/tasksTree';
 import { parseSkills, skillsValidator, validator } from './agentFlows';
 
@@ -18,47 +18,30 @@ export class TaskFlows {
     const known = [...new Set(core.agents.list().flatMap(a => a.skills))].sort();
     const s = { title: '', description: '', skills: '', priority: 1, assignee: null as string | null };
     const ok = await runSteps([
-      async (step, total) => {
-        const v = await this.prompter.input({ title, step, totalSteps: total, prompt: 'What should be done? (a short title)', value: s.title, validate: validator(Task.shape.title) });
-        if (typeof v !== 'string') return v ?? false;
-        s.title = v;
-        return true;
-      },
-      async (step, total) => {
-        const v = await this.prompter.input({
-          title, step, totalSteps: total, prompt: 'Details for the agent: what done looks like, files, constraints (optional)', value: s.description,
-          validate: validator(Task.shape.description),
-        });
-        if (typeof v !== 'string') return v ?? false;
-        s.description = v;
-        return true;
-      },
-      async (step, total) => {
-        const v = await this.prompter.input({
-          title, step, totalSteps: total, prompt: known.length ? `Required skills, separated by commas (agents have: ${known.join(', ')})` : 'Required skills, separated by commas (optional)',
+      textStep(this.prompter, () => ({ title, prompt: 'What should be done? (a short title)', value: s.title, validate: validator(Task.shape.title) }), v => (s.title = v)),
+      textStep(
+        this.prompter,
+        () => ({ title, prompt: 'Details for the agent: what done looks like, files, constraints (optional)', value: s.description, validate: validator(Task.shape.description) }),
+        v => (s.description = v),
+      ),
+      textStep(
+        this.prompter,
+        () => ({
+          title, prompt: known.length ? `Required skills, separated by commas (agents have: ${known.join(', ')})` : 'Required skills, separated by commas (optional)',
           value: s.skills, validate: skillsValidator,
-        });
-        if (typeof v !== 'string') return v ?? false;
-        s.skills = v;
-        return true;
-      },
-      async (step, total) => {
-        const v = await this.prompter.pick(PRIORITIES, { title, step, totalSteps: total, placeholder: 'Priority' });
-        if (typeof v !== 'object') return v ?? false;
-        s.priority = v.priority;
-        return true;
-      },
-      async (step, total) => {
-        const ranked = rankAgents(core.agents.list(), { requiredSkills: parseSkills(s.skills) });
-        const items: Array<vscode.QuickPickItem & { agentId: string | null }> = [
-          { label: 'Leave unassigned', description: 'assign it later', agentId: null },
-          ...ranked.map(({ agent, match }) => agentItem(agent, match)),
-        ];
-        const v = await this.prompter.pick(items, { title, step, totalSteps: total, placeholder: 'Who should do it?' });
-        if (typeof v !== 'object') return v ?? false;
-        s.assignee = v.agentId;
-        return true;
-      },
+        }),
+        v => (s.skills = v),
+      ),
+      pickStep(this.prompter, () => PRIORITIES, { title, placeholder: 'Priority' }, v => (s.priority = v.priority)),
+      pickStep(
+        this.prompter,
+        () => [
+          { label: 'Leave unassigned', description: 'assign it later', agentId: null as string | null },
+          ...rankAgents(core.agents.list(), { requiredSkills: parseSkills(s.skills) }).map(({ agent, match }) => agentItem(agent, match)),
+        ],
+        { title, placeholder: 'Who should do it?' },
+        v => (s.assignee = v.agentId),
+      ),
     ]);
     if (!ok) return undefined;
     return core.tasks.create({ title: s.title, description: s.description, requiredSkills: parseSkills(s.skills), priority: s.priority, assigneeId: s.assignee });

@@ -159,6 +159,18 @@ describe('agent loop guards and provider errors', function () {
     assert.match(r.messages.find(m => m.content.includes('You called complete'))!.content, /tests do not pass/);
   });
 
+  it('stops the model as soon as one whole action has streamed (no invented tool results)', async () => {
+    const action = asText({ tool: 'complete', args: { result: 'ok' } }).content!;
+    const rambling = `${action}\n<tool_result name="complete">Task marked complete.</tool_result>\n${'and then I would '.repeat(300)}`;
+    const t0 = Date.now();
+    const { r } = await run('gemma3:1b', [{ content: rambling, pieceDelayMs: 10 }]);
+    assert.equal(r.outcome, 'completed');
+    assert.equal(r.result, 'ok');
+    assert.ok(Date.now() - t0 < 5000, `took ${Date.now() - t0} ms; the whole reply would stream for ~13 s`);
+    assert.ok(!r.messages.some(m => m.role === 'assistant' && m.content.includes('<tool_result')), 'the invented result never enters the conversation');
+    await fake.waitFor(() => fake.counters.aborted === 1 && fake.counters.active === 0, 5000, 'the server to stop generating');
+  });
+
   it('cancel mid-stream stops the server generating', async () => {
     const ac = new AbortController();
     fake.script('gemma3:1b', { content: 'x'.repeat(4000), pieceDelayMs: 5 });
