@@ -96,7 +96,8 @@ export class AgentService {
     this.store.mutate(tx => {
       // Checked again under the lock: another window may have taken the name meanwhile.
       if (tx.get('SELECT 1 AS x FROM agents WHERE name = ? COLLATE NOCASE', [agent.name])) throw nameTaken(agent.name);
-      tx.run(`INSERT INTO agents (${AGENT_COLUMNS}) VALUES (${placeholders(13)})`, agentToParams(agent));
+      const params = agentToParams(agent);
+      tx.run(`INSERT INTO agents (${AGENT_COLUMNS}) VALUES (${placeholders(params.length)})`, params);
     });
     this.log.info(`[agents] created "${agent.name}" (${agent.model}) in ${agent.workspace}`);
     this.changes.fire({ entity: 'agent', op: 'created', id: agent.id, origin: 'local' });

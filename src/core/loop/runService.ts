@@ -106,7 +106,8 @@ export class RunService {
       const numCtx = agent.settings.numCtx ?? Math.min(info.contextLength ?? 8192, 8192);
       const folder = await agents.ensureFolder(agent);
       const sandbox = new PathSandbox({ workspaceRoots: this.d.workspaceFolders.folders(), writeRoot: folder });
-      const testCommand = agent.settings.testCommand ?? (await resolveTestCommand(folder))?.command;
+      const explicitTests = task.testCommand ?? agent.settings.testCommand;
+      const testCommand = explicitTests ?? (await resolveTestCommand(folder))?.command;
       const unread = activity.inbox(agent.id, { unreadOnly: true });
       const names = new Map(agents.list().map(a => [a.id, a.name]));
       const feedback = activity.updates(taskId).filter(u => u.kind === 'feedback').map(u => u.body);
@@ -127,7 +128,7 @@ export class RunService {
           }),
           toolContext: {
             sandbox, cwd: folder, runCommand, approve: c => opts.host.approve(c), trusted: opts.host.trusted(), allowlist: opts.host.allowlist(),
-            testCommand: agent.settings.testCommand,
+            testCommand: explicitTests,
             onProgress: text => update(plans++ === 0 ? 'plan' : 'progress', text),
             sendMessage: (to, body) => {
               const target = to === '*' || to === 'all' ? null : agents.findByName(to);

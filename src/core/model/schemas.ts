@@ -102,6 +102,8 @@ export const Task = z.object({
   reviewOf: Id.nullable(),
   dependsOn: z.array(Id),
   attachments: z.array(Attachment),
+  /** Overrides the agent's test command and the detected one for this task. */
+  testCommand: z.string().trim().min(1).max(500).nullable(),
   result: z.string().nullable(),
   failureReason: z.string().nullable(),
   attempts: z.number().int().min(0),

@@ -104,6 +104,11 @@ export const MIGRATIONS: readonly Migration[] = [
         VALUES ('ollama-local', 'ollama', 'Ollama (this machine)', 'http://127.0.0.1:11434', 1, 0)`,
     ],
   },
+  {
+    version: 2,
+    description: 'a test command per task',
+    statements: ['ALTER TABLE tasks ADD COLUMN test_command TEXT'],
+  },
 ];
 
 export const LATEST_SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1].version;

@@ -80,6 +80,7 @@ export function taskFromRow(r: Row, dependsOn: string[]): Task {
     reviewOf: str(r.review_of),
     dependsOn,
     attachments: json(r.attachments),
+    testCommand: str(r.test_command ?? null),
     result: str(r.result),
     failureReason: str(r.failure_reason),
     attempts: num(r.attempts),
@@ -91,12 +92,12 @@ export function taskFromRow(r: Row, dependsOn: string[]): Task {
 }
 
 export const TASK_COLUMNS =
-  'id, title, description, required_skills, priority, status, assignee_id, parent_id, review_of, attachments, result, failure_reason, attempts, created_at, updated_at, started_at, completed_at';
+  'id, title, description, required_skills, priority, status, assignee_id, parent_id, review_of, attachments, test_command, result, failure_reason, attempts, created_at, updated_at, started_at, completed_at';
 
 export function taskToParams(t: Task): SqlValue[] {
   return [
     t.id, t.title, t.description, JSON.stringify(t.requiredSkills), t.priority, t.status, t.assigneeId, t.parentId,
-    t.reviewOf, JSON.stringify(t.attachments), t.result, t.failureReason, t.attempts, t.createdAt, t.updatedAt,
+    t.reviewOf, JSON.stringify(t.attachments), t.testCommand, t.result, t.failureReason, t.attempts, t.createdAt, t.updatedAt,
     t.startedAt, t.completedAt,
   ];
 }

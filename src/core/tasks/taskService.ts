@@ -21,6 +21,7 @@ export const CreateTaskInput = z.object({
   priority: Priority.default(1),
   dependsOn: z.array(Id).default([]),
   attachments: z.array(Attachment).default([]),
+  testCommand: Task.shape.testCommand.default(null),
   parentId: Id.nullable().default(null),
   reviewOf: Id.nullable().default(null),
   assigneeId: Id.nullable().default(null),
@@ -34,6 +35,7 @@ export const EditTaskInput = z.object({
   priority: Priority.optional(),
   dependsOn: z.array(Id).optional(),
   attachments: z.array(Attachment).optional(),
+  testCommand: Task.shape.testCommand.optional(),
 });
 export type EditTaskInput = z.input<typeof EditTaskInput>;
 
@@ -99,7 +101,8 @@ export class TaskService {
       for (const dep of task.dependsOn) if (!readTask(tx, dep)) throw new AppError('validation', 'A task it depends on no longer exists.', { dep });
       if (task.assigneeId) assertAgentExists(tx, task.assigneeId);
       if (task.dependsOn.some(dep => readTask(tx, dep)?.status !== 'completed')) task.status = 'blocked';
-      tx.run(`INSERT INTO tasks (${TASK_COLUMNS}) VALUES (${placeholders(17)})`, taskToParams(task));
+      const params = taskToParams(task);
+      tx.run(`INSERT INTO tasks (${TASK_COLUMNS}) VALUES (${placeholders(params.length)})`, params);
       for (const dep of task.dependsOn) tx.run('INSERT INTO task_deps (task_id, depends_on_id) VALUES (?, ?)', [task.id, dep]);
       this.addUpdate(tx, task.id, 'status', `Created as ${task.status}`, now);
     });
@@ -114,7 +117,7 @@ export class TaskService {
     this.store.mutate(tx => {
       const current = mustRead(tx, id);
       const running = current.status === 'in_progress' || current.status === 'in_review';
-      if (running && (patch.description !== undefined || patch.requiredSkills || patch.dependsOn || patch.attachments)) {
+      if (running && (patch.description !== undefined || patch.requiredSkills || patch.dependsOn || patch.attachments || patch.testCommand !== undefined)) {
         throw new AppError('conflict', `"${current.title}" is ${current.status.replace('_', ' ')}. Only its title and priority can change now; cancel it to change more.`);
       }
       const now = this.clock.now();
@@ -125,8 +128,8 @@ export class TaskService {
         result.status = this.settleBlocked(tx, result, now);
       }
       tx.run(
-        'UPDATE tasks SET title = ?, description = ?, required_skills = ?, priority = ?, attachments = ?, status = ?, updated_at = ? WHERE id = ?',
-        [result.title, result.description, JSON.stringify(result.requiredSkills), result.priority, JSON.stringify(result.attachments), result.status, now, id],
+        'UPDATE tasks SET title = ?, description = ?, required_skills = ?, priority = ?, attachments = ?, test_command = ?, status = ?, updated_at = ? WHERE id = ?',
+        [result.title, result.description, JSON.stringify(result.requiredSkills), result.priority, JSON.stringify(result.attachments), result.testCommand, result.status, now, id],
       );
     });
     this.changes.fire({ entity: 'task', op: 'updated', id, origin: 'local' });

@@ -58,6 +58,7 @@ export class TaskFlows {
       { label: 'Required skills', description: task.requiredSkills.join(', ') || 'none', key: 'skills' as const },
       { label: 'Priority', description: PRIORITY_LABELS[task.priority], key: 'priority' as const },
       { label: 'Depends on', description: `${task.dependsOn.length} task(s)`, key: 'deps' as const },
+      { label: 'Test command', description: task.testCommand ?? "the agent's, or detected from its folder", key: 'testCommand' as const },
     ];
     const field = await this.prompter.pick(fields, { title, placeholder: 'What do you want to change?' });
     if (typeof field !== 'object') return undefined;
@@ -71,6 +72,10 @@ export class TaskFlows {
         const items = others.map(t => ({ label: t.title, description: t.status.replace('_', ' '), id: t.id, picked: task.dependsOn.includes(t.id) }));
         const picked = await this.prompter.pickMany(items, { title, placeholder: 'It waits until these tasks are completed' });
         return Array.isArray(picked) ? core.tasks.setDependencies(task.id, picked.map(i => i.id)) : undefined;
+      }
+      case 'testCommand': {
+        const v = await this.prompter.input({ title, prompt: 'Command that tests this task\'s work, run in the agent\'s folder (empty: the agent\'s or the detected one)', value: task.testCommand ?? '' });
+        return typeof v === 'string' ? core.tasks.edit(task.id, { testCommand: v.trim() || null }) : undefined;
       }
       default: {
         const current = field.key === 'skills' ? task.requiredSkills.join(', ') : task[field.key];

@@ -108,6 +108,17 @@ describe('RunService: an agent works a task end to end against the fake Ollama',
     assert.equal(t.core.agents.get(agent.id).status, 'ready');
   });
 
+  it("a task's own test command runs before complete is accepted, without asking", async () => {
+    const { agent } = await setup('gemma3:1b');
+    const command = `node -e "console.log('# pass 3'); console.log('# fail 0')"`;
+    const task = t.core.tasks.create({ title: 'check', assigneeId: agent.id, testCommand: command });
+    fake.script('gemma3:1b', asText({ tool: 'complete', args: { result: 'checked' } }));
+    const run = await t.core.runs.run(task.id, { signal: new AbortController().signal, host: { ...host, allowlist: () => [] } });
+    assert.equal(run.outcome, 'completed', run.reason ?? '');
+    assert.equal(run.testsPassed, 3);
+    assert.ok(t.core.activity.updates(task.id).some(u => u.kind === 'test' && u.body.startsWith('3 passed, 0 failed')));
+  });
+
   it('refuses to run an unassigned task, a disabled agent, or a task that is not pending', async () => {
     const { agent, task } = await setup('gemma3:1b');
     const lone = t.core.tasks.create({ title: 'nobody' });
