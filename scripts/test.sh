@@ -63,6 +63,9 @@ for v in $versions; do
   step "integration-$v" no node scripts/vscode-run.mjs tests --vscode "$v"
   step "e2e-$v" no node scripts/vscode-run.mjs ui --vscode "$v"
 done
+# a damaged database: refused, said so in the views, file untouched
+step "e2e-corrupt-db" no env AI2AI_E2E_VARIANT=corrupt AI2AI_E2E_SEED=out/test/e2e/seed-corrupt.js AI2AI_E2E_EXPECT= \
+  AI2AI_E2E_EXPECT_WELCOME="could not open its database" node scripts/vscode-run.mjs ui --vscode "${versions%% *}"
 # last, because it rebuilds dist/ minified: the packaged .vsix installed into code-server as a user would
 first=${versions%% *}
 step "vsix-$first" no bash -c "npm run package && AI2AI_VSIX=ai2ai.vsix node scripts/vscode-run.mjs ui --vscode $first"

@@ -286,10 +286,17 @@ async function phaseUi() {
   page.on('console', m => pageLog.write(`[page:${m.type()}] ${m.text()}\n`));
   page.on('pageerror', e => pageLog.write(`[pageerror] ${e.message}\n`));
   const { runUiCheck } = require(path.join(REPO, 'test/e2e/ui.e2e.js'));
-  const shot = name => path.join(ARTIFACTS, `ui-${VERSION}${VSIX ? '-vsix' : ''}-${name}.png`);
+  const variant = process.env.AI2AI_E2E_VARIANT ? `-${process.env.AI2AI_E2E_VARIANT}` : VSIX ? '-vsix' : '';
+  const shot = name => path.join(ARTIFACTS, `ui-${VERSION}${variant}-${name}.png`);
+  const corrupt = process.env.AI2AI_E2E_VARIANT === 'corrupt';
+  const dbFile = path.join(GLOBAL_STORAGE, 'ai2ai.sqlite');
+  const dbBefore = corrupt ? fs.readFileSync(dbFile) : undefined;
   for (const name of ['sidebar', 'failure']) fs.rmSync(shot(name), { force: true }); // artifacts show this run only
   try {
     await withTimeout(runUiCheck({ page, url: workbenchUrl(host), screenshot: shot, log: (...a) => say(...a) }), 'the UI check');
+    // the damaged database must be left exactly as it was
+    if (dbBefore && !fs.readFileSync(dbFile).equals(dbBefore)) throw new Error(`${rel(dbFile)} was changed by the extension`);
+    if (dbBefore) say(`${rel(dbFile)} left untouched (${dbBefore.length} bytes)`);
     say('UI check passed');
     return 0;
   } catch (e) {

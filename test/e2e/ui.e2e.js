@@ -12,6 +12,8 @@
 const CONTAINER_TITLE = 'AI2AI'; // package.json contributes.viewsContainers.activitybar[].title
 const VIEW_NAMES = ['Agents', 'Tasks']; // contributes.views.ai2ai[].name
 const expected = (process.env.AI2AI_E2E_EXPECT ?? 'Ada|Write the add function').split('|').map(s => s.trim()).filter(Boolean);
+// AI2AI_E2E_EXPECT_WELCOME: '|'-separated texts that must appear in the views' welcome content (empty states, errors)
+const expectedWelcome = (process.env.AI2AI_E2E_EXPECT_WELCOME ?? '').split('|').map(s => s.trim()).filter(Boolean);
 
 /**
  * @param {{ page: import('playwright-core').Page, url: string, screenshot: (name: string) => string, log: (...a: unknown[]) => void }} o
@@ -47,6 +49,11 @@ async function runUiCheck({ page, url, screenshot, log }) {
     const row = sidebar.locator('.monaco-list-row', { hasText: text }).first();
     const ok = await row.waitFor({ timeout: Math.max(1_000, deadline - Date.now()) }).then(() => true, () => false);
     if (!ok) missing.push(text);
+  }
+  for (const text of expectedWelcome) {
+    const ok = await sidebar.locator('.welcome-view-content', { hasText: text }).first()
+      .waitFor({ timeout: Math.max(1_000, deadline - Date.now()) }).then(() => true, () => false);
+    if (!ok) missing.push(`welcome: ${text}`);
   }
   await page.mouse.move(700, 450); // away from the activity bar: no hover tooltip in the screenshot
   await page.waitForTimeout(500); // let rendering settle (icons, descriptions)
