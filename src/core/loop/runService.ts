@@ -95,13 +95,19 @@ export class RunService {
         log.warn(`[run] could not record an update: ${errorMessage(e)}`);
       }
     };
+    // Cancelled on the board (here or in another window) while running: stop the run too.
+    const board = new AbortController();
+    const signal = AbortSignal.any([opts.signal, board.signal]);
+    const watch = this.d.changes.event(() => {
+      if (!board.signal.aborted && tasks.find(taskId)?.status !== 'in_progress') board.abort();
+    });
     const events: LoopEvent[] = [];
     let result: LoopResult | undefined;
     let failure: string | undefined;
     let errorKind: string | undefined;
     try {
       const provider = this.d.providers.client(agent.providerId);
-      const info = await provider.probe(agent.model, opts.signal);
+      const info = await provider.probe(agent.model, signal);
       const protocol = chooseProtocol(info.capabilities, agent.settings.toolProtocol ?? 'auto', agent.model);
       const numCtx = agent.settings.numCtx ?? Math.min(info.contextLength ?? 8192, 8192);
       const folder = await agents.ensureFolder(agent);
@@ -122,7 +128,7 @@ export class RunService {
           protocol,
           system: p => systemPrompt({ agent, folderLabel: sandbox.writeRootLabel, testCommand }, this.tools.specs(), p),
           task: taskMessage({
-            agent, task: tasks.get(taskId), folderLabel: sandbox.writeRootLabel, tree: await listing(folder, opts.signal), attachments, feedback,
+            agent, task: tasks.get(taskId), folderLabel: sandbox.writeRootLabel, tree: await listing(folder, signal), attachments, feedback,
             messages: unread.map(m => `${(m.fromAgent && names.get(m.fromAgent)) ?? 'user'}: ${m.body}`),
             testCommand,
           }),
@@ -139,7 +145,7 @@ export class RunService {
           budgets: { numCtx, ...opts.budgets, ...(agent.settings.maxSteps ? { maxSteps: agent.settings.maxSteps } : {}) },
           temperature: agent.settings.temperature,
         },
-        opts.signal,
+        signal,
         e => {
           events.push(e.type === 'delta' ? e : { ...e });
           this.record(e, update);
@@ -152,14 +158,15 @@ export class RunService {
         errorKind = result.errorKind;
       }
     } catch (e) {
-      if (opts.signal.aborted) failure = 'Cancelled by user';
+      if (signal.aborted) failure = 'Cancelled by user';
       else {
         failure = errorMessage(e);
         errorKind = ProviderError.isProviderError(e) ? e.kind : 'internal';
       }
       log.warn(`[run] ${agent.name} on "${task.title}": ${failure}`);
     } finally {
-      const outcome = result?.outcome === 'completed' ? 'completed' : opts.signal.aborted ? 'cancelled' : failure && errorKind ? 'error' : 'failed';
+      watch.dispose();
+      const outcome = result?.outcome === 'completed' ? 'completed' : signal.aborted ? 'cancelled' : failure && errorKind ? 'error' : 'failed';
       const transcript = this.writeTranscript(run.id, result, events);
       const ended: Run = {
         ...run, endedAt: this.d.clock.now(), outcome, reason: failure ?? null, steps: result?.steps ?? 0,

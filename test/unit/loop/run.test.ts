@@ -108,6 +108,17 @@ describe('RunService: an agent works a task end to end against the fake Ollama',
     assert.equal(t.core.agents.get(agent.id).status, 'ready');
   });
 
+  it('cancelling the task on the board (e.g. from another window) stops its run', async () => {
+    const { agent, task } = await setup('gemma3:1b');
+    fake.script('gemma3:1b', { content: 'thinking '.repeat(2000), pieceDelayMs: 10 });
+    const p = t.core.runs.run(task.id, { signal: new AbortController().signal, host, onEvent: e => e.type === 'delta' && t.core.tasks.find(task.id)?.status === 'in_progress' && t.core.tasks.cancel(task.id) });
+    const run = await p;
+    assert.equal(run.outcome, 'cancelled');
+    assert.equal(t.core.tasks.get(task.id).status, 'cancelled');
+    assert.equal(t.core.agents.get(agent.id).status, 'ready');
+    await fake.waitFor(() => fake.counters.active === 0, 5000, 'the server to stop generating');
+  });
+
   it("a task's own test command runs before complete is accepted, without asking", async () => {
     const { agent } = await setup('gemma3:1b');
     const command = `node -e "console.log('# pass 3'); console.log('# fail 0')"`;
