@@ -59,7 +59,6 @@ class SqliteStore implements Store {
   private jfd: number | undefined;
   private jino = -1;
   private jdev = -1;
-  private gen = '';
   /** End of the last complete journal line consumed; appends go here. */
   private offset = 0;
   private headerLen = 0;
@@ -464,7 +463,6 @@ class SqliteStore implements Store {
     this.jfd = j.fd;
     this.jino = j.ino;
     this.jdev = j.dev;
-    this.gen = j.header!.gen;
     this.headerLen = j.headerLen;
     this.offset = j.headerLen;
     this.fileSize = j.size;
