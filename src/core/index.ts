@@ -80,6 +80,11 @@ export async function openCore(opts: CoreOptions): Promise<Core> {
     workspaceFolders: opts.workspaceFolders,
     transcriptsDir: path.join(opts.storageDir, 'transcripts'),
   });
+  try {
+    runs.recoverInterrupted();
+  } catch (e) {
+    log.error(`Could not recover interrupted runs: ${e instanceof Error ? e.message : String(e)}`);
+  }
   return {
     store,
     changes,

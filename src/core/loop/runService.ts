@@ -6,6 +6,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import * as fs from 'node:fs';
+import * as os from 'node:os';
 import * as path from 'node:path';
 import type { AgentService } from '../agents/agentService';
 import type { ChangeBus } from '../changes';
@@ -80,12 +81,19 @@ export class RunService {
     if (agent.status === 'busy') throw new AppError('conflict', `Agent "${agent.name}" is busy with another task. Wait for it, or cancel that run.`);
     if (agent.status !== 'ready') agent = agents.setStatus(agent.id, 'ready'); // the user retries after an error
     tasks.transition(taskId, 'in_progress');
-    agents.setStatus(agent.id, 'busy', `Working on "${task.title}"`);
+    try {
+      agents.setStatus(agent.id, 'busy', `Working on "${task.title}"`);
+    } catch (e) {
+      tasks.transition(taskId, 'pending');
+      throw e;
+    }
     const run: Run = {
       id: randomUUID(), taskId, agentId: agent.id, startedAt: this.d.clock.now(), endedAt: null, outcome: 'running', reason: null,
       steps: 0, promptTokens: 0, completionTokens: 0, modelMs: 0, testsPassed: 0, testsFailed: 0, transcript: null,
     };
-    this.d.store.mutate(tx => tx.run('INSERT INTO runs (id, task_id, agent_id, started_at, outcome) VALUES (?, ?, ?, ?, ?)', [run.id, taskId, agent.id, run.startedAt, 'running']));
+    this.d.store.mutate(tx =>
+      tx.run('INSERT INTO runs (id, task_id, agent_id, started_at, outcome, owner) VALUES (?, ?, ?, ?, ?, ?)', [run.id, taskId, agent.id, run.startedAt, 'running', OWNER]),
+    );
     this.d.changes.fire({ entity: 'run', op: 'created', id: run.id, taskId, origin: 'local' });
 
     const update = (kind: TaskUpdateKind, body: string) => {
@@ -193,6 +201,27 @@ export class RunService {
     }
   }
 
+  /**
+   * Runs left 'running' by a window that is gone (VS Code killed or crashed mid-run): the run ends as an
+   * error, its task fails with the reason (ready to retry), its agent is ready again. Runs owned by a live
+   * process (another open window) are left alone. Returns how many were recovered.
+   */
+  recoverInterrupted(): number {
+    const reason = 'Interrupted: the VS Code window running it closed before it finished.';
+    const stale = this.d.store.read
+      .all<{ id: string; task_id: string; agent_id: string; owner: string | null }>(`SELECT id, task_id, agent_id, owner FROM runs WHERE outcome = 'running'`)
+      .filter(r => !ownerAlive(r.owner));
+    for (const r of stale) {
+      this.d.store.mutate(tx => tx.run(`UPDATE runs SET outcome = 'error', reason = ?, ended_at = ? WHERE id = ? AND outcome = 'running'`, [reason, this.d.clock.now(), r.id]));
+      const task = this.d.tasks.find(r.task_id);
+      if (task?.status === 'in_progress') this.d.tasks.transition(task.id, 'failed', { failureReason: reason });
+      const agent = this.d.agents.find(r.agent_id);
+      if (agent?.status === 'busy') this.d.agents.setStatus(agent.id, 'ready');
+      this.d.log.warn(`[run] recovered an interrupted run of "${task?.title ?? r.task_id}"`);
+    }
+    return stale.length;
+  }
+
   private finishTask(taskId: string, result: LoopResult | undefined, failure: string | undefined): void {
     try {
       if (result?.outcome === 'completed') {
@@ -247,6 +276,22 @@ export class RunService {
       this.d.log.warn(`[run] transcript not written: ${errorMessage(e)}`);
       return null;
     }
+  }
+}
+
+/** This process, as the owner of the runs it starts. */
+const OWNER = `${os.hostname()}:${process.pid}`;
+
+function ownerAlive(owner: string | null): boolean {
+  const m = owner?.match(/^(.*):(\d+)$/);
+  if (!m) return false;
+  if (m[1] !== os.hostname()) return true; // another machine's process: it cannot be checked from here
+  if (Number(m[2]) === process.pid) return true;
+  try {
+    process.kill(Number(m[2]), 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
   }
 }
 

@@ -109,6 +109,11 @@ export const MIGRATIONS: readonly Migration[] = [
     description: 'a test command per task',
     statements: ['ALTER TABLE tasks ADD COLUMN test_command TEXT'],
   },
+  {
+    version: 3,
+    description: 'which process runs a run (host:pid), to recover runs whose window died',
+    statements: ['ALTER TABLE runs ADD COLUMN owner TEXT'],
+  },
 ];
 
 export const LATEST_SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1].version;

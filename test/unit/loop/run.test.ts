@@ -1,5 +1,7 @@
 import * as assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
+import * as os from 'node:os';
 import * as path from 'node:path';
 import type { Agent, Task } from '../../../src/core/model/schemas';
 import type { RunHost } from '../../../src/core/loop/runService';
@@ -117,6 +119,22 @@ describe('RunService: an agent works a task end to end against the fake Ollama',
     assert.equal(t.core.tasks.get(task.id).status, 'cancelled');
     assert.equal(t.core.agents.get(agent.id).status, 'ready');
     await fake.waitFor(() => fake.counters.active === 0, 5000, 'the server to stop generating');
+  });
+
+  it('a run whose window died is recovered at the next start: task failed with the reason, agent ready', async () => {
+    const { agent, task } = await setup('gemma3:1b');
+    // A run as a crashed window leaves it: task in progress, agent busy, run 'running', owner a dead process.
+    const dead = spawnSync(process.execPath, ['-e', '0']).pid;
+    t.core.tasks.transition(task.id, 'in_progress');
+    t.core.agents.setStatus(agent.id, 'busy');
+    t.core.store.mutate(tx => tx.run(`INSERT INTO runs (id, task_id, agent_id, started_at, outcome, owner) VALUES ('r1', ?, ?, 1, 'running', ?)`, [task.id, agent.id, `${os.hostname()}:${dead}`]));
+    t.core.store.mutate(tx => tx.run(`INSERT INTO runs (id, task_id, agent_id, started_at, outcome, owner) VALUES ('r2', ?, ?, 1, 'running', ?)`, [task.id, agent.id, `${os.hostname()}:${process.pid}`]));
+    const core = await t.reopen();
+    assert.equal(core.tasks.get(task.id).status, 'failed');
+    assert.match(core.tasks.get(task.id).failureReason ?? '', /Interrupted/);
+    assert.equal(core.agents.get(agent.id).status, 'ready');
+    const runs = Object.fromEntries(core.runs.list(task.id).map(r => [r.id, r.outcome]));
+    assert.deepEqual(runs, { r1: 'error', r2: 'running' }, 'a live owner\'s run is left alone');
   });
 
   it("a task's own test command runs before complete is accepted, without asking", async () => {
