@@ -134,7 +134,7 @@ export class AgentFlows {
 
   async edit(node?: AgentNode): Promise<Agent | undefined> {
     const core = await this.core();
-    const agent = node?.agent ?? (await this.pickAgent(core, 'Edit Agent'));
+    const agent = (node && core.agents.get(node.agent.id)) ?? (await this.pickAgent(core, 'Edit Agent'));
     if (!agent) return undefined;
     const title = `Edit Agent: ${agent.name}`;
     const st = agent.settings;
@@ -191,7 +191,7 @@ export class AgentFlows {
 
   async delete(node?: AgentNode): Promise<boolean> {
     const core = await this.core();
-    const agent = node?.agent ?? (await this.pickAgent(core, 'Delete Agent'));
+    const agent = (node && core.agents.get(node.agent.id)) ?? (await this.pickAgent(core, 'Delete Agent'));
     if (!agent) return false;
     const yes = await this.prompter.confirm(`Delete agent "${agent.name}"?`, 'Delete', `Its folder ${agent.workspace}/ stays on disk; its tasks become unassigned.`);
     if (!yes) return false;
@@ -201,13 +201,13 @@ export class AgentFlows {
 
   async setEnabled(node: AgentNode | undefined, enabled: boolean): Promise<Agent | undefined> {
     const core = await this.core();
-    const agent = node?.agent ?? (await this.pickAgent(core, enabled ? 'Enable Agent' : 'Disable Agent', a => a.enabled !== enabled));
+    const agent = (node && core.agents.get(node.agent.id)) ?? (await this.pickAgent(core, enabled ? 'Enable Agent' : 'Disable Agent', a => a.enabled !== enabled));
     return agent && core.agents.setEnabled(agent.id, enabled);
   }
 
   async openWorkspace(node?: AgentNode): Promise<vscode.Uri | undefined> {
     const core = await this.core();
-    const agent = node?.agent ?? (await this.pickAgent(core, 'Open Agent Workspace'));
+    const agent = (node && core.agents.get(node.agent.id)) ?? (await this.pickAgent(core, 'Open Agent Workspace'));
     if (!agent) return undefined;
     const folder = vscode.Uri.file(await core.agents.ensureFolder(agent)); // recreated if the user deleted it
     await vscode.commands.executeCommand('revealInExplorer', folder);

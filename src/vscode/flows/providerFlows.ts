@@ -40,7 +40,7 @@ export class ProviderFlows {
 
   async edit(node?: ProviderNode): Promise<Provider | undefined> {
     const core = await this.core();
-    const p = node?.provider ?? (await this.pick(core, 'Edit Model Provider'));
+    const p = (node && core.providers.get(node.provider.id)) ?? (await this.pick(core, 'Edit Model Provider'));
     if (!p) return undefined;
     const fields = [
       { label: 'Name', description: p.name, key: 'name' as const },
@@ -64,7 +64,7 @@ export class ProviderFlows {
 
   async remove(node?: ProviderNode): Promise<boolean> {
     const core = await this.core();
-    const p = node?.provider ?? (await this.pick(core, 'Remove Model Provider'));
+    const p = (node && core.providers.get(node.provider.id)) ?? (await this.pick(core, 'Remove Model Provider'));
     if (!p) return false;
     if (!(await this.prompter.confirm(`Remove ${p.name}?`, 'Remove', 'Agents using it must be moved to another provider first.'))) return false;
     core.providers.delete(p.id);
@@ -73,7 +73,7 @@ export class ProviderFlows {
 
   async setApiKey(node?: ProviderNode): Promise<void> {
     const core = await this.core();
-    const p = node?.provider ?? (await this.pick(core, 'Set API Key'));
+    const p = (node && core.providers.get(node.provider.id)) ?? (await this.pick(core, 'Set API Key'));
     if (!p) return;
     const key = await this.prompter.input({
       title: `API key for ${p.name}`,
@@ -87,7 +87,7 @@ export class ProviderFlows {
   /** Checks the connection, with progress; the Providers view shows the result. */
   async test(node?: ProviderNode): Promise<boolean> {
     const core = await this.core();
-    const p = node?.provider ?? (await this.pick(core, 'Test Connection'));
+    const p = (node && core.providers.get(node.provider.id)) ?? (await this.pick(core, 'Test Connection'));
     if (!p) return false;
     const h = await vscode.window.withProgress({ location: vscode.ProgressLocation.Window, title: `Checking ${p.name}…` }, () =>
       core.providers.check(p.id, AbortSignal.timeout(15_000)),
@@ -99,7 +99,7 @@ export class ProviderFlows {
 
   async listModels(node?: ProviderNode): Promise<string | undefined> {
     const core = await this.core();
-    const p = node?.provider ?? (await this.pick(core, 'List Models'));
+    const p = (node && core.providers.get(node.provider.id)) ?? (await this.pick(core, 'List Models'));
     if (!p) return undefined;
     const models = await core.providers.client(p.id).listModels(AbortSignal.timeout(30_000));
     const items = models.map(m => ({ label: m.name, description: [m.parameterSize, m.quantization].filter(Boolean).join(' · '), detail: m.sizeBytes ? `${(m.sizeBytes / 1e9).toFixed(1)} GB` : undefined }));

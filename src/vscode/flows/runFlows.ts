@@ -39,7 +39,7 @@ export class RunFlows implements vscode.Disposable {
   /** Starts an agent on its most urgent pending task. */
   async startAgent(node?: AgentNode): Promise<Run | undefined> {
     const core = await this.core();
-    const agent = node?.agent ?? (await this.pickAgent(core));
+    const agent = (node && core.agents.get(node.agent.id)) ?? (await this.pickAgent(core));
     if (!agent) return undefined;
     const next = core.tasks.list({ status: ['pending'], assigneeId: agent.id })[0];
     if (!next) {

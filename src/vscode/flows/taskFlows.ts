@@ -49,7 +49,7 @@ export class TaskFlows {
 
   async edit(node?: TaskNode): Promise<Task | undefined> {
     const core = await this.core();
-    const task = taskOf(node) ?? (await this.pickTask(core, 'Edit Task'));
+    const task = taskOf(core, node) ?? (await this.pickTask(core, 'Edit Task'));
     if (!task) return undefined;
     const title = `Edit Task: ${task.title}`;
     const fields = [
@@ -89,7 +89,7 @@ export class TaskFlows {
 
   async delete(node?: TaskNode): Promise<boolean> {
     const core = await this.core();
-    const task = taskOf(node) ?? (await this.pickTask(core, 'Delete Task'));
+    const task = taskOf(core, node) ?? (await this.pickTask(core, 'Delete Task'));
     if (!task) return false;
     if (!(await this.prompter.confirm(`Delete task "${task.title}"?`, 'Delete', 'Its history and messages are deleted with it.'))) return false;
     core.tasks.delete(task.id);
@@ -98,19 +98,19 @@ export class TaskFlows {
 
   async cancel(node?: TaskNode): Promise<Task | undefined> {
     const core = await this.core();
-    const task = taskOf(node) ?? (await this.pickTask(core, 'Cancel Task', t => ['pending', 'blocked', 'in_progress', 'in_review'].includes(t.status)));
+    const task = taskOf(core, node) ?? (await this.pickTask(core, 'Cancel Task', t => ['pending', 'blocked', 'in_progress', 'in_review'].includes(t.status)));
     return task && core.tasks.cancel(task.id);
   }
 
   async retry(node?: TaskNode): Promise<Task | undefined> {
     const core = await this.core();
-    const task = taskOf(node) ?? (await this.pickTask(core, 'Retry Task', t => t.status === 'failed' || t.status === 'cancelled'));
+    const task = taskOf(core, node) ?? (await this.pickTask(core, 'Retry Task', t => t.status === 'failed' || t.status === 'cancelled'));
     return task && core.tasks.retry(task.id);
   }
 
   async assign(node?: TaskNode, agentId?: string): Promise<Task | undefined> {
     const core = await this.core();
-    const task = taskOf(node) ?? (await this.pickTask(core, 'Assign Task', t => ['pending', 'blocked', 'failed', 'cancelled'].includes(t.status)));
+    const task = taskOf(core, node) ?? (await this.pickTask(core, 'Assign Task', t => ['pending', 'blocked', 'failed', 'cancelled'].includes(t.status)));
     if (!task) return undefined;
     if (agentId) return core.tasks.assign(task.id, agentId);
     const ranked = rankAgents(core.agents.list(), task);
@@ -137,8 +137,9 @@ export class TaskFlows {
   }
 }
 
-function taskOf(node?: TaskNode): Task | undefined {
-  return node?.kind === 'task' ? node.task : undefined;
+/** The task a tree node names, read again: the node may be older than the last change (or another window's). */
+function taskOf(core: Core, node?: TaskNode): Task | undefined {
+  return node?.kind === 'task' ? core.tasks.get(node.task.id) : undefined;
 }
 
 function agentItem(agent: Agent, match: ReturnType<typeof rankAgents>[number]['match']): vscode.QuickPickItem & { agentId: string } {
