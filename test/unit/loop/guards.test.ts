@@ -171,6 +171,17 @@ describe('agent loop guards and provider errors', function () {
     await fake.waitFor(() => fake.counters.aborted === 1 && fake.counters.active === 0, 5000, 'the server to stop generating');
   });
 
+  it('the JSON-schema protocol: sends the schema as format, acts on the JSON reply', async () => {
+    const { r } = await run('gemma3:1b', [{ json: { tool: 'write_file', args: { path: 'j.txt', content: 'json' } } }, { json: { tool: 'complete', args: { result: 'via json' } } }], {
+      protocol: 'json',
+    });
+    assert.equal(r.outcome, 'completed', r.reason);
+    assert.equal(r.result, 'via json');
+    assert.equal(fs.readFileSync(path.join(dir, 'j.txt'), 'utf8'), 'json');
+    const body = fake.requestsTo('/api/chat')[0].body;
+    assert.equal(typeof body.format, 'object', 'a JSON schema in format');
+  });
+
   it('cancel mid-stream stops the server generating', async () => {
     const ac = new AbortController();
     fake.script('gemma3:1b', { content: 'x'.repeat(4000), pieceDelayMs: 5 });
