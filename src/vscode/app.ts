@@ -33,6 +33,7 @@ export interface Ai2aiApi {
 export class App implements vscode.Disposable {
   private readonly disposables = new DisposableStore();
   private core: Core | undefined;
+  private disposed = false;
   readonly api: Ai2aiApi;
   activationMs = 0;
 
@@ -94,6 +95,11 @@ export class App implements vscode.Disposable {
           delete: k => Promise.resolve(this.context.secrets.delete(k)),
         },
       });
+      if (this.disposed) {
+        // Deactivated while the database was opening: close it again, or its lock and watcher would leak.
+        core.dispose();
+        throw new Error('AI2AI was deactivated while starting.');
+      }
       this.core = core;
       trees.forEach(t => t.attach(core));
       await vscode.commands.executeCommand('setContext', 'ai2ai.state', 'ready');
@@ -114,6 +120,7 @@ export class App implements vscode.Disposable {
   }
 
   dispose(): void {
+    this.disposed = true;
     this.disposables.dispose();
     // Folds the journal into the snapshot and releases the files.
     this.core?.dispose();
