@@ -12,6 +12,8 @@
 import * as http from 'node:http';
 import * as https from 'node:https';
 
+import type { ChatDelta } from './types';
+
 export type FetchLike = (input: string | URL, init?: RequestInit) => Promise<Response>;
 
 function abortError(signal: AbortSignal): Error {
@@ -180,5 +182,19 @@ export async function withTimeout<T>(signal: AbortSignal, timeoutMs: number, fn:
     return await fn(AbortSignal.any([signal, wd.signal]), wd);
   } finally {
     wd.stop();
+  }
+}
+
+/**
+ * Hands a streamed piece to the caller. An exception from the callback is remembered before it is
+ * rethrown, so the provider reports it as the caller's error, not as a broken stream from the server.
+ */
+export function deliverDelta(onDelta: ((d: ChatDelta) => void) | undefined, delta: ChatDelta, remember: (e: unknown) => void): void {
+  if (!onDelta || !(delta.content || delta.thinking)) return;
+  try {
+    onDelta(delta);
+  } catch (e) {
+    remember(e);
+    throw e;
   }
 }

@@ -12,7 +12,7 @@ import { Ollama, type AbortableAsyncIterator, type ChatResponse, type ProgressRe
 import type { Logger } from '../ports';
 import { nullLogger } from '../ports';
 import { ProviderError, classifyProviderError } from './errors';
-import { FetchLike, Watchdog, estimateTokens, looksTruncated, nodeFetch, withTimeout } from './http';
+import { FetchLike, Watchdog, deliverDelta, estimateTokens, looksTruncated, nodeFetch, withTimeout } from './http';
 import type {
   ChatDelta, ChatMessage, ChatRequest, ChatResult, Health, LlmProvider, ModelInfo, ModelSummary, PullProgress, ToolCall, WatchdogOptions,
 } from './types';
@@ -149,14 +149,7 @@ export class OllamaProvider implements LlmProvider {
           delta.content = m.content;
         }
         for (const c of m?.tool_calls ?? []) toolCalls.push(fromOllamaToolCall(c));
-        if (onDelta && (delta.content || delta.thinking)) {
-          try {
-            onDelta(delta);
-          } catch (e) {
-            callbackError = { e };
-            throw e;
-          }
-        }
+        deliverDelta(onDelta, delta, e => (callbackError = { e }));
         if (chunk.done) final = chunk;
       }
     } catch (e) {

@@ -6,7 +6,7 @@
 import type { Logger } from '../ports';
 import { nullLogger } from '../ports';
 import { HttpStatusError, InBandError, IncompleteStreamError, classifyProviderError } from './errors';
-import { FetchLike, Watchdog, estimateTokens, nodeFetch, withTimeout } from './http';
+import { FetchLike, Watchdog, deliverDelta, estimateTokens, nodeFetch, withTimeout } from './http';
 import type { ChatDelta, ChatMessage, ChatRequest, ChatResult, Health, LlmProvider, ModelInfo, ModelSummary, ToolCall, WatchdogOptions } from './types';
 
 export interface OpenAiProviderOptions extends WatchdogOptions {
@@ -173,14 +173,7 @@ export class OpenAiProvider implements LlmProvider {
           if (tc.function?.arguments !== undefined) a.args += typeof tc.function.arguments === 'string' ? tc.function.arguments : JSON.stringify(tc.function.arguments);
         }
         if (choice.finish_reason) finish = choice.finish_reason;
-        if (onDelta && (delta.content || delta.thinking)) {
-          try {
-            onDelta(delta);
-          } catch (e) {
-            callbackError = { e };
-            throw e;
-          }
-        }
+        deliverDelta(onDelta, delta, e => (callbackError = { e }));
       };
       for (;;) {
         const { done, value } = await reader.read();
