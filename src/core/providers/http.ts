@@ -11,7 +11,6 @@
  */
 import * as http from 'node:http';
 import * as https from 'node:https';
-
 import type { ChatDelta } from './types';
 
 export type FetchLike = (input: string | URL, init?: RequestInit) => Promise<Response>;
