@@ -16,6 +16,7 @@ import { Prompter } from './input';
 import { Log } from './log';
 import { AgentsTree } from './trees/agentsTree';
 import { ProvidersTree } from './trees/providersTree';
+import { TaskDocuments } from './taskDocuments';
 import { TasksTree } from './trees/tasksTree';
 
 /** What activate() returns: for other extensions and for the integration tests. */
@@ -44,12 +45,13 @@ export class App implements vscode.Disposable {
     const agents = this.disposables.add(new AgentsTree());
     const tasks = this.disposables.add(new TasksTree());
     const providers = this.disposables.add(new ProvidersTree());
+    const documents = this.disposables.add(new TaskDocuments());
     this.disposables.add(vscode.window.createTreeView('ai2ai.agents', { treeDataProvider: agents, showCollapseAll: true }));
     this.disposables.add(vscode.window.createTreeView('ai2ai.tasks', { treeDataProvider: tasks, showCollapseAll: true }));
     this.disposables.add(vscode.window.createTreeView('ai2ai.providers', { treeDataProvider: providers }));
     void vscode.commands.executeCommand('setContext', 'ai2ai.state', 'loading');
 
-    const ready = this.start(log, config, [agents, tasks, providers]);
+    const ready = this.start(log, config, [agents, tasks, providers, documents]);
     ready.catch(() => undefined); // reported in start(); commands get the same error when they await it
     const core = () => ready;
     const runs = this.disposables.add(new RunFlows(core, prompter, config));
@@ -76,7 +78,7 @@ export class App implements vscode.Disposable {
     };
   }
 
-  private async start(log: Log, config: Config, trees: Array<AgentsTree | TasksTree | ProvidersTree>): Promise<Core> {
+  private async start(log: Log, config: Config, views: Array<{ attach(core: Core): void }>): Promise<Core> {
     // Let activate() return before loading sql.js and reading the database.
     await new Promise(resolve => setImmediate(resolve));
     const started = Date.now();
@@ -101,7 +103,7 @@ export class App implements vscode.Disposable {
         throw new Error('AI2AI was deactivated while starting.');
       }
       this.core = core;
-      trees.forEach(t => t.attach(core));
+      views.forEach(v => v.attach(core));
       await vscode.commands.executeCommand('setContext', 'ai2ai.state', 'ready');
       log.info(`Database open in ${Date.now() - started} ms (${this.context.globalStorageUri.fsPath})`);
       // Check every provider once at start, in the background; the Providers view shows the result.

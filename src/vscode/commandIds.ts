@@ -15,6 +15,7 @@ export const COMMAND_IDS = [
   'ai2ai.cancelTask',
   'ai2ai.retryTask',
   'ai2ai.assignTask',
+  'ai2ai.showTask',
   'ai2ai.runTask',
   'ai2ai.startAgent',
   'ai2ai.addProvider',

@@ -38,6 +38,7 @@ export const COMMANDS: Record<CommandId, Handler> = {
   'ai2ai.cancelTask': (ctx, node?: TaskNode) => (node?.kind === 'task' && ctx.runs.stop(node.task.id) ? true : ctx.tasks.cancel(node)),
   'ai2ai.retryTask': (ctx, node?: TaskNode) => ctx.tasks.retry(node),
   'ai2ai.assignTask': (ctx, node?: TaskNode, agentId?: string) => ctx.tasks.assign(node, agentId),
+  'ai2ai.showTask': (ctx, node?: TaskNode) => ctx.tasks.show(node),
   'ai2ai.runTask': (ctx, node?: TaskNode) => ctx.runs.runTask(node),
   'ai2ai.startAgent': (ctx, node?: AgentNode) => ctx.runs.startAgent(node),
   'ai2ai.addProvider': ctx => ctx.providers.add(),

@@ -62,6 +62,15 @@ describe('Agents at work in VS Code (against the fake Ollama)', function () {
     await until('the task in the Completed group', () =>
       (api.trees.tasks.getChildren() as Array<{ kind: string; status?: string }>).some(n => n.kind === 'group' && n.status === 'completed'),
     );
+    // Every step is visible to the user: the task's report opens from the tree and follows new updates live.
+    const editor = await vscode.commands.executeCommand<vscode.TextEditor>('ai2ai.showTask', { kind: 'task', task });
+    const text = () => editor.document.getText();
+    assert.match(text(), /\*\*completed\*\*/);
+    assert.match(text(), /## Runs[\s\S]*\| completed \| 8 \|/);
+    assert.match(text(), /`test` Gemma: 2 passed, 0 failed/);
+    assert.match(text(), /`tool` Gemma: write_file src\/add\.js/);
+    core.activity.appendUpdate({ taskId: task.id, kind: 'feedback', body: 'Looks good, add a test for floats.' });
+    await until('the report to show the new update', () => text().includes('add a test for floats'));
   });
 
   it('a tool-capable model through native tool calls: Start Agent command', async () => {

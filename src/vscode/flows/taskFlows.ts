@@ -4,6 +4,7 @@ import type { Core } from '../../core';
 import { PRIORITY_LABELS, Task, type Agent } from '../../core/model/schemas';
 import { rankAgents } from '../../core/scheduling/match';
 import { pickStep, runSteps, textStep, type Prompter } from '../input';
+import { TaskDocuments } from '../taskDocuments';
 import type { TaskNode } from '../trees/tasksTree';
 import { parseSkills, skillsValidator, validator } from './agentFlows';
 
@@ -85,6 +86,15 @@ export class TaskFlows {
         return core.tasks.edit(task.id, field.key === 'skills' ? { requiredSkills: parseSkills(v) } : { [field.key]: v });
       }
     }
+  }
+
+  /** Opens the task's live, read-only report: details, history, messages, runs. */
+  async show(node?: TaskNode): Promise<vscode.TextEditor | undefined> {
+    const core = await this.core();
+    const task = taskOf(core, node) ?? (await this.pickTask(core, 'Show Task Details'));
+    if (!task) return undefined;
+    const doc = await vscode.workspace.openTextDocument(TaskDocuments.uri(task.id));
+    return vscode.window.showTextDocument(doc, { preview: true });
   }
 
   async delete(node?: TaskNode): Promise<boolean> {

@@ -82,6 +82,7 @@ export class TasksTree extends TreeBase<TaskNode> {
     item.description = `${who} · ${PRIORITY_LABELS[t.priority]}`;
     item.iconPath = STATUS_ICON[t.status];
     item.contextValue = `task.${t.status}`;
+    item.command = { command: 'ai2ai.showTask', title: 'Show Task Details', arguments: [node] };
     item.accessibilityInformation = { label: `Task ${t.title}, ${GROUP_LABEL[t.status]}, ${who}, priority ${PRIORITY_LABELS[t.priority]}` };
     const md = new vscode.MarkdownString();
     md.appendText(t.title);
