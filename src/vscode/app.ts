@@ -16,6 +16,7 @@ import { Prompter } from './input';
 import { Log } from './log';
 import { AgentsTree } from './trees/agentsTree';
 import { ProvidersTree } from './trees/providersTree';
+import { StatusBar } from './statusBar';
 import { TaskDocuments } from './taskDocuments';
 import { TasksTree } from './trees/tasksTree';
 
@@ -26,6 +27,7 @@ export interface Ai2aiApi {
   readonly prompter: Prompter;
   readonly trees: { agents: AgentsTree; tasks: TasksTree; providers: ProvidersTree };
   readonly runs: RunFlows;
+  readonly status: StatusBar;
   readonly storageDir: string;
   /** How long activate() took, in ms (the benchmark reads it). */
   readonly activationMs: number;
@@ -46,12 +48,13 @@ export class App implements vscode.Disposable {
     const tasks = this.disposables.add(new TasksTree());
     const providers = this.disposables.add(new ProvidersTree());
     const documents = this.disposables.add(new TaskDocuments());
+    const status = this.disposables.add(new StatusBar());
     this.disposables.add(vscode.window.createTreeView('ai2ai.agents', { treeDataProvider: agents, showCollapseAll: true }));
     this.disposables.add(vscode.window.createTreeView('ai2ai.tasks', { treeDataProvider: tasks, showCollapseAll: true }));
     this.disposables.add(vscode.window.createTreeView('ai2ai.providers', { treeDataProvider: providers }));
     void vscode.commands.executeCommand('setContext', 'ai2ai.state', 'loading');
 
-    const ready = this.start(log, config, [agents, tasks, providers, documents]);
+    const ready = this.start(log, config, [agents, tasks, providers, documents, status]);
     ready.catch(() => undefined); // reported in start(); commands get the same error when they await it
     const core = () => ready;
     const runs = this.disposables.add(new RunFlows(core, prompter, config));
@@ -71,6 +74,7 @@ export class App implements vscode.Disposable {
       prompter,
       trees: { agents, tasks, providers },
       runs,
+      status,
       storageDir: context.globalStorageUri.fsPath,
       get activationMs() {
         return app.activationMs;
