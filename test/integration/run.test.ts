@@ -33,6 +33,21 @@ describe('Agents at work in VS Code (against the fake Ollama)', function () {
     await until('the provider shown online', () => String(api.trees.providers.getTreeItem({ kind: 'provider', provider: core.providers.get('ollama-local') }).description).includes('online'));
   });
 
+  it('lists models, pulls one with progress, and shows an unreachable provider offline with the reason', async () => {
+    const node = (): ProviderNode => ({ kind: 'provider', provider: core.providers.get('ollama-local') });
+    const { result: model } = await runWithAnswers<string>(api, 'ai2ai.listModels', [pick('deepseek-coder-v2:16b')], node());
+    assert.equal(model, 'deepseek-coder-v2:16b');
+    assert.equal(await vscode.commands.executeCommand('ai2ai.pullModel', 'gemma3:1b', 'ollama-local'), true);
+    assert.equal(fake.requestsTo('/api/pull').length, 1);
+    // A provider nobody listens on: the check says so, and the view shows it offline with the reason.
+    const down = core.providers.create({ kind: 'ollama', name: 'Nowhere', baseUrl: 'http://127.0.0.1:9' });
+    assert.equal(await vscode.commands.executeCommand('ai2ai.testConnection', { kind: 'provider', provider: down }), false);
+    const item = api.trees.providers.getTreeItem({ kind: 'provider', provider: down });
+    assert.match(String(item.description), /offline/);
+    assert.match(String(item.tooltip), /Offline: .*(ollama serve|running|reach|refused)/i);
+    core.providers.delete(down.id);
+  });
+
   async function agentWithTask(name: string, model: string, providerId = 'ollama-local'): Promise<{ agent: Agent; task: Task; folder: string }> {
     const agent = await core.agents.create({ name, role: 'developer', skills: ['javascript'], model, providerId });
     const task = core.tasks.create({ title: `Write the add function (${name})`, description: 'src/add.js exporting add(a, b), with tests', assigneeId: agent.id });
