@@ -182,6 +182,7 @@ class SqliteStore implements Store {
         const { result, seq } = this.runLocked(fn);
         if (seq !== undefined) events.push({ origin: 'local', seq });
         if (this.offset > this.compactAfter) this.tryCompactLocked();
+        if (seq !== undefined) this.scheduleIdleCompaction();
         return result;
       } finally {
         this.lock.release();
@@ -236,8 +237,32 @@ class SqliteStore implements Store {
     }
   }
 
+  /** Journal bytes (beyond the header) worth an idle compaction. */
+  private static readonly IDLE_COMPACT_MIN_BYTES = 64 * 1024;
+  private idleTimer: ReturnType<typeof setTimeout> | undefined;
+
+  private scheduleIdleCompaction(): void {
+    const ms = this.opts.idleCompactMs ?? 60_000;
+    if (ms <= 0) return;
+    if (this.idleTimer) {
+      this.idleTimer.refresh();
+      return;
+    }
+    this.idleTimer = setTimeout(() => {
+      this.idleTimer = undefined;
+      if (this.closed || this.busy || this.offset - this.headerLen < SqliteStore.IDLE_COMPACT_MIN_BYTES) return;
+      try {
+        this.compact();
+      } catch (e) {
+        this.logger.warn('storage: idle compaction failed; the journal keeps the changes', e);
+      }
+    }, ms);
+    this.idleTimer.unref?.();
+  }
+
   close(): void {
     if (this.closed) return;
+    if (this.idleTimer) clearTimeout(this.idleTimer);
     this.stopWatching();
     if (!this.busy) {
       try {

@@ -32,6 +32,11 @@ export interface StoreOptions {
   durable?: boolean;
   /** Compact when the journal grows past this many bytes. */
   compactAfterBytes?: number;
+  /**
+   * Compact after this long without a local change, when the journal holds more than 64 KB of changes, so
+   * the next start replays little. Default 60 s; 0 turns it off.
+   */
+  idleCompactMs?: number;
   /** Watch the journal for other windows' writes and catch up by itself. Default true. */
   watch?: boolean;
 }

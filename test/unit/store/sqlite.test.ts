@@ -194,6 +194,21 @@ describe('store: sqlite engine', function () {
   });
 
   describe('journal', () => {
+    it('folds a journal of more than 64 KB into the snapshot once changes stop (idle compaction)', async () => {
+      const s = await track(openStore({ dir, wasmPath: WASM, watch: false, idleCompactMs: 150 }, undefined, WITH_COUNTER));
+      const jpath = path.join(dir, 'ai2ai.journal');
+      const big = 'x'.repeat(2000);
+      for (let i = 0; i < 40; i++) s.mutate(tx => tx.run('UPDATE counter SET n = n + 1 WHERE id = 1 AND ? <> ?', [big, 'y']));
+      assert.ok(fs.statSync(jpath).size > 64 * 1024, 'the journal grew');
+      assert.ok(await waitFor(() => journalLines(dir).length === 1, 5000), 'compacted: only the new generation\'s header is left');
+      const again = await track(openStore({ dir, wasmPath: WASM, watch: false }, undefined, WITH_COUNTER));
+      assert.equal(counter(again), 40, 'everything is in the snapshot');
+      // A small journal is left alone: not worth a snapshot.
+      bump(s);
+      await new Promise(r => setTimeout(r, 400));
+      assert.equal(journalLines(dir).length, 2);
+    });
+
     it('ignores a torn last line, then truncates it before the next append', async () => {
       const a = await openStore({ dir, wasmPath: WASM, watch: false }, undefined, WITH_COUNTER);
       bump(a);
