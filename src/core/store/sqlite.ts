@@ -173,24 +173,13 @@ class SqliteStore implements Store {
   // ---------------------------------------------------------------- public API
 
   mutate<T>(fn: (tx: WriteApi) => T): T {
-    this.enter('mutate');
-    const events: StoreChange[] = [];
-    try {
-      this.lock.acquire();
-      try {
-        this.syncLocked(events);
-        const { result, seq } = this.runLocked(fn);
-        if (seq !== undefined) events.push({ origin: 'local', seq });
-        if (this.offset > this.compactAfter) this.tryCompactLocked();
-        if (seq !== undefined) this.scheduleIdleCompaction();
-        return result;
-      } finally {
-        this.lock.release();
-      }
-    } finally {
-      this.busy = false;
-      this.fire(events);
-    }
+    return this.locked('mutate', events => {
+      const { result, seq } = this.runLocked(fn);
+      if (seq !== undefined) events.push({ origin: 'local', seq });
+      if (this.offset > this.compactAfter) this.tryCompactLocked();
+      if (seq !== undefined) this.scheduleIdleCompaction();
+      return result;
+    });
   }
 
   catchUp(): number {
@@ -203,31 +192,24 @@ class SqliteStore implements Store {
     } catch {
       // missing journal: let the locked path deal with it
     }
-    this.enter('catchUp');
     const before = this.applied;
-    const events: StoreChange[] = [];
-    try {
-      this.lock.acquire();
-      try {
-        this.syncLocked(events);
-      } finally {
-        this.lock.release();
-      }
-    } finally {
-      this.busy = false;
-      this.fire(events);
-    }
+    this.locked('catchUp', () => undefined);
     return Math.max(0, this.applied - before);
   }
 
   compact(): void {
-    this.enter('compact');
+    this.locked('compact', () => this.compactLocked());
+  }
+
+  /** Takes the lock and catches up, runs `fn`, releases the lock, then fires the changes collected. */
+  private locked<T>(what: string, fn: (events: StoreChange[]) => T): T {
+    this.enter(what);
     const events: StoreChange[] = [];
     try {
       this.lock.acquire();
       try {
         this.syncLocked(events);
-        this.compactLocked();
+        return fn(events);
       } finally {
         this.lock.release();
       }
