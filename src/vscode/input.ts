@@ -158,6 +158,33 @@ export function pickStep<T extends vscode.QuickPickItem>(prompter: Prompter, ite
   };
 }
 
+/** An item that stands for a value; an item without one ("Other…") lets the user type it. */
+export interface PresetItem extends vscode.QuickPickItem {
+  value?: string;
+}
+
+/** A step that offers presets and, for "Other…", asks for the value in an input box. */
+export function presetStep<T extends PresetItem>(
+  prompter: Prompter,
+  items: readonly T[],
+  pick: Omit<PickOptions, 'step' | 'totalSteps'>,
+  custom: () => Omit<InputOptions, 'step' | 'totalSteps'>,
+  set: (value: string, item?: T) => void,
+): Step {
+  return async (step, totalSteps) => {
+    const v = await prompter.pick(items, { ...pick, step, totalSteps });
+    if (typeof v !== 'object') return v ?? false;
+    if (v.value !== undefined) {
+      set(v.value, v);
+      return true;
+    }
+    const typed = await prompter.input({ ...custom(), step, totalSteps });
+    if (typeof typed !== 'string') return typed === BACK ? BACK : false;
+    set(typed);
+    return true;
+  };
+}
+
 /**
  * Runs steps in order; a step returns false to cancel, BACK to go one step back. Returns whether the
  * flow finished. Steps read and write a shared state object, so going back shows the earlier answer.

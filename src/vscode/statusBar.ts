@@ -25,8 +25,9 @@ export class StatusBar implements vscode.Disposable {
   }
 
   private update(core: Core): void {
-    const running = core.tasks.list({ status: ['in_progress', 'in_review'] }).length;
-    const pending = core.tasks.list({ status: ['pending'] }).length;
+    const counts = core.tasks.counts();
+    const running = counts.in_progress + counts.in_review;
+    const pending = counts.pending;
     const errors = core.agents.list().filter(a => a.status === 'error');
     this.item.text = `${running ? '$(sync~spin)' : '$(hubot)'} ${running} running · ${pending} pending${errors.length ? ` · $(error) ${errors.length}` : ''}`;
     this.item.tooltip = `AI2AI: ${running} task(s) in progress, ${pending} pending` + (errors.length ? `\nAgents in error: ${errors.map(a => `${a.name} (${a.statusReason ?? 'error'})`).join(', ')}` : '') + '\nClick to open the task board.';

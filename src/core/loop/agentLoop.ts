@@ -5,7 +5,7 @@
  * and an AbortSignal, and hears about everything through `onEvent`.
  */
 import { AppError, errorMessage } from '../errors';
-import { formatToolResult, jsonProtocolSchema, nativeToolDefinitions, parseJsonReply, parseNativeToolCalls, TextProtocolStreamParser, type ParseOutcome, type ToolCall, type WireProtocol } from '../protocol';
+import { formatToolResult, jsonProtocolSchema, parseTextReply, nativeToolDefinitions, parseJsonReply, parseNativeToolCalls, TextProtocolStreamParser, type ParseOutcome, type ToolCall, type WireProtocol } from '../protocol';
 import { ProviderError, estimateTokens, type ChatMessage, type ChatResult, type LlmProvider } from '../providers';
 import { resolveTestCommand, type ToolContext, type ToolRegistry, type ToolResult } from '../tools';
 
@@ -256,9 +256,7 @@ function parse(reply: ChatResult, protocol: WireProtocol, tools: ToolRegistry): 
   const specs = tools.specs();
   if (protocol === 'native') return parseNativeToolCalls(reply.toolCalls.map(c => ({ id: c.id, function: { name: c.name, arguments: c.arguments } })), specs, reply.content);
   if (protocol === 'json') return parseJsonReply(reply.content, specs, { doneReason: reply.doneReason });
-  const p = new TextProtocolStreamParser(specs);
-  p.push(reply.content);
-  return p.finish(reply.doneReason);
+  return parseTextReply(reply.content, specs, { doneReason: reply.doneReason });
 }
 
 function toolResultMessage(protocol: WireProtocol, call: ToolCall, result: ToolResult): ChatMessage {

@@ -155,7 +155,7 @@ export class RunService {
         },
         signal,
         e => {
-          events.push(e.type === 'delta' ? e : { ...e });
+          if (e.type !== 'delta') events.push(e); // the transcript keeps whole replies, not their pieces
           this.record(e, update);
           opts.onEvent?.(e);
         },
@@ -269,8 +269,7 @@ export class RunService {
     try {
       fs.mkdirSync(this.d.transcriptsDir, { recursive: true });
       const file = path.join(this.d.transcriptsDir, `${runId}.json`);
-      const compact = events.filter(e => e.type !== 'delta');
-      fs.writeFileSync(file, JSON.stringify({ messages: result?.messages ?? [], events: compact }, null, 1));
+      fs.writeFileSync(file, JSON.stringify({ messages: result?.messages ?? [], events }, null, 1));
       return file;
     } catch (e) {
       this.d.log.warn(`[run] transcript not written: ${errorMessage(e)}`);

@@ -71,6 +71,15 @@ export class TaskService {
     return rows.map(r => taskFromRow(r, deps.get(String(r.id)) ?? []));
   }
 
+  /** How many tasks are in each status: one query, no row parsing (the status bar asks on every change). */
+  counts(): Record<TaskStatus, number> {
+    const out = Object.fromEntries(TaskStatus.options.map(s => [s, 0])) as Record<TaskStatus, number>;
+    for (const r of this.store.read.all<{ status: string; n: number }>('SELECT status, COUNT(*) AS n FROM tasks GROUP BY status')) {
+      if (r.status in out) out[r.status as TaskStatus] = Number(r.n);
+    }
+    return out;
+  }
+
   find(id: string): Task | undefined {
     return readTask(this.store.read, id);
   }
@@ -125,7 +134,7 @@ export class TaskService {
       if (patch.dependsOn) {
         result.dependsOn = [...new Set(patch.dependsOn)];
         this.replaceDeps(tx, id, result.dependsOn);
-        result.status = this.settleBlocked(tx, result, now);
+        result.status = this.settleBlocked(tx, result);
       }
       tx.run(
         'UPDATE tasks SET title = ?, description = ?, required_skills = ?, priority = ?, attachments = ?, test_command = ?, status = ?, updated_at = ? WHERE id = ?',
@@ -175,7 +184,7 @@ export class TaskService {
       let status: TaskStatus = task.status;
       if (status === 'failed' || status === 'cancelled') {
         assertTaskTransition(status, 'pending', task.title);
-        status = this.settleBlocked(tx, { ...task, status: 'pending' }, now);
+        status = this.settleBlocked(tx, { ...task, status: 'pending' });
       }
       tx.run('UPDATE tasks SET assignee_id = ?, status = ?, failure_reason = CASE WHEN ? = status THEN failure_reason ELSE NULL END, updated_at = ? WHERE id = ?', [
         agentId, status, status, now, id,
@@ -204,7 +213,7 @@ export class TaskService {
         task.attempts = current.attempts + 1;
       }
       if (to === 'completed' || to === 'failed' || to === 'cancelled') task.completedAt = now;
-      if (to === 'pending') task.status = this.settleBlocked(tx, task, now);
+      if (to === 'pending') task.status = this.settleBlocked(tx, task);
       tx.run(
         'UPDATE tasks SET status = ?, result = ?, failure_reason = ?, assignee_id = ?, attempts = ?, started_at = ?, completed_at = ?, updated_at = ? WHERE id = ?',
         [task.status, task.result, task.failureReason, task.assigneeId, task.attempts, task.startedAt, task.completedAt, now, id],
@@ -239,7 +248,7 @@ export class TaskService {
   }
 
   /** pending <-> blocked according to the dependencies; other statuses are left alone. */
-  private settleBlocked(tx: ReadApi, task: Task, _now: number): TaskStatus {
+  private settleBlocked(tx: ReadApi, task: Task): TaskStatus {
     if (task.status !== 'pending' && task.status !== 'blocked') return task.status;
     const open = tx.get(
       `SELECT 1 AS x FROM task_deps d JOIN tasks t ON t.id = d.depends_on_id WHERE d.task_id = ? AND t.status <> 'completed' LIMIT 1`,
@@ -251,7 +260,7 @@ export class TaskService {
   private unblockIfReady(tx: WriteApi, id: string, now: number): void {
     const t = readTask(tx, id);
     if (!t || t.status !== 'blocked') return;
-    if (this.settleBlocked(tx, t, now) === 'pending') {
+    if (this.settleBlocked(tx, t) === 'pending') {
       tx.run(`UPDATE tasks SET status = 'pending', updated_at = ? WHERE id = ?`, [now, id]);
       this.addUpdate(tx, id, 'status', 'blocked → pending: its dependencies are done', now);
     }

@@ -4,25 +4,20 @@ import type { Core } from '../../core';
 import { AppError } from '../../core/errors';
 import { AgentName, AgentSettings, ModelName, Role, Skills, describeZodError, type Agent } from '../../core/model/schemas';
 import { definedOnly } from '../../core/util';
-import { BACK, runSteps, textStep, type Prompter } from '../input';
+import { BACK, presetStep, runSteps, textStep, type PresetItem, type Prompter } from '../input';
 import type { AgentNode } from '../trees/agentsTree';
 
-interface RolePreset extends vscode.QuickPickItem {
-  role?: string;
+interface RolePreset extends PresetItem {
   skills?: string[];
 }
 
 const ROLES: RolePreset[] = [
-  { label: 'Developer', detail: 'Writes code and tests in its folder', role: 'developer', skills: ['javascript', 'typescript', 'testing'] },
-  { label: 'Reviewer', detail: "Checks other agents' finished work and sends it back with comments", role: 'reviewer', skills: ['review', 'testing'] },
-  { label: 'Tester', detail: 'Writes and runs tests', role: 'tester', skills: ['testing'] },
-  { label: 'Writer', detail: 'Writes documentation', role: 'writer', skills: ['docs'] },
+  { label: 'Developer', detail: 'Writes code and tests in its folder', value: 'developer', skills: ['javascript', 'typescript', 'testing'] },
+  { label: 'Reviewer', detail: "Checks other agents' finished work and sends it back with comments", value: 'reviewer', skills: ['review', 'testing'] },
+  { label: 'Tester', detail: 'Writes and runs tests', value: 'tester', skills: ['testing'] },
+  { label: 'Writer', detail: 'Writes documentation', value: 'writer', skills: ['docs'] },
   { label: 'Other…', detail: 'Describe the role yourself' },
 ];
-
-interface ModelItem extends vscode.QuickPickItem {
-  model?: string;
-}
 
 const PROTOCOLS: Array<vscode.QuickPickItem & { label: 'auto' | 'native' | 'text' | 'json' }> = [
   { label: 'auto', detail: "Native tool calls when the model reports the 'tools' capability, else the text protocol" },
@@ -31,9 +26,9 @@ const PROTOCOLS: Array<vscode.QuickPickItem & { label: 'auto' | 'native' | 'text
   { label: 'json', detail: 'A JSON object constrained by a schema (for tiny models)' },
 ];
 
-const MODELS: ModelItem[] = [
-  { label: 'deepseek-coder-v2:16b', description: 'DeepSeek Coder V2 16B', detail: 'Strong at code; 8.9 GB, fast on a GPU', model: 'deepseek-coder-v2:16b' },
-  { label: 'gemma3:1b', description: 'Gemma 3 1B', detail: 'Tiny and quick; fine for simple tasks, runs on a CPU', model: 'gemma3:1b' },
+const MODELS: PresetItem[] = [
+  { label: 'deepseek-coder-v2:16b', description: 'DeepSeek Coder V2 16B', detail: 'Strong at code; 8.9 GB, fast on a GPU', value: 'deepseek-coder-v2:16b' },
+  { label: 'gemma3:1b', description: 'Gemma 3 1B', detail: 'Tiny and quick; fine for simple tasks, runs on a CPU', value: 'gemma3:1b' },
   { label: 'Other…', detail: 'Type the name of any model your provider serves' },
 ];
 
@@ -71,38 +66,28 @@ export class AgentFlows {
         }),
         v => (s.name = v),
       ),
-      async (step, total) => {
-        const v = await this.prompter.pick(ROLES, { title, step, totalSteps: total, placeholder: 'What does this agent do?' });
-        if (typeof v !== 'object') return v ?? false;
-        if (v.role) {
-          s.role = v.role;
-          s.skills = s.skills || v.skills!.join(', ');
-          return true;
-        }
-        const custom = await this.prompter.input({ title, step, totalSteps: total, prompt: 'Describe the role', value: s.role, validate: validator(Role) });
-        if (typeof custom !== 'string') return custom === BACK ? BACK : false;
-        s.role = custom;
-        return true;
-      },
+      presetStep(
+        this.prompter,
+        ROLES,
+        { title, placeholder: 'What does this agent do?' },
+        () => ({ title, prompt: 'Describe the role', value: s.role, validate: validator(Role) }),
+        (role, preset) => {
+          s.role = role;
+          if (preset?.skills) s.skills = s.skills || preset.skills.join(', ');
+        },
+      ),
       textStep(
         this.prompter,
         () => ({ title, prompt: 'Skills, separated by commas (tasks are matched to agents by these)', placeholder: 'e.g. typescript, testing', value: s.skills, validate: skillsValidator }),
         v => (s.skills = v),
       ),
-      async (step, total) => {
-        const v = await this.prompter.pick(MODELS, { title, step, totalSteps: total, placeholder: 'Which model runs this agent? (on Ollama at 127.0.0.1:11434)' });
-        if (typeof v !== 'object') return v ?? false;
-        if (v.model) {
-          s.model = v.model;
-          return true;
-        }
-        const custom = await this.prompter.input({
-          title, step, totalSteps: total, prompt: 'Model name as your provider knows it', placeholder: 'e.g. qwen2.5-coder:7b', value: s.model, validate: validator(ModelName),
-        });
-        if (typeof custom !== 'string') return custom === BACK ? BACK : false;
-        s.model = custom;
-        return true;
-      },
+      presetStep(
+        this.prompter,
+        MODELS,
+        { title, placeholder: 'Which model runs this agent? (on Ollama at 127.0.0.1:11434)' },
+        () => ({ title, prompt: 'Model name as your provider knows it', placeholder: 'e.g. qwen2.5-coder:7b', value: s.model, validate: validator(ModelName) }),
+        model => (s.model = model),
+      ),
       async (step, total) => {
         const folder = core.workspaces.defaultFolder(s.name);
         const items: Array<vscode.QuickPickItem & { folder?: string }> = [

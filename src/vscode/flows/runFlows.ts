@@ -127,6 +127,8 @@ export class RunFlows implements vscode.Disposable {
       case 'malformed':
         out.append(`\n--- unusable reply (${e.count}) ---\n${e.error}\n`);
         break;
+      case 'reply':
+        break; // already shown piece by piece
       case 'retry':
         out.append(`\n--- retrying in ${e.delayMs} ms: ${e.reason} ---\n`);
         break;
