@@ -4,10 +4,12 @@ import { App, type Ai2aiApi } from './vscode/app';
 export type { Ai2aiApi };
 
 /** Builds the one App object and hands back its API. Everything slow happens after this returns. */
+let current: App | undefined;
+
 export function activate(context: vscode.ExtensionContext): Ai2aiApi {
   const started = performance.now();
   try {
-    const app = new App(context);
+    const app = (current = new App(context));
     context.subscriptions.push(app);
     app.activationMs = performance.now() - started;
     return app.api;
@@ -17,6 +19,9 @@ export function activate(context: vscode.ExtensionContext): Ai2aiApi {
   }
 }
 
-export function deactivate(): void {
-  // Everything is disposed through context.subscriptions.
+/** VS Code waits for this promise: running tasks are stopped and recorded before the database closes. */
+export function deactivate(): Promise<void> | undefined {
+  const app = current;
+  current = undefined;
+  return app?.close();
 }

@@ -16,6 +16,7 @@ export type ErrorReason =
   | 'workspace'
   | 'path_escape'
   | 'cancelled'
+  | 'no_slot'
   | 'provider'
   | 'internal';
 

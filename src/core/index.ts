@@ -4,12 +4,17 @@
  */
 import * as path from 'node:path';
 import { AgentService } from './agents/agentService';
-import { ChangeBus } from './changes';
+import { ChangeBus, type CoreChange } from './changes';
 import { DisposableStore, type Disposable } from './events';
 import { nullLogger, systemClock, type Clock, type Logger, type WorkspaceFolders } from './ports';
 import { openStore } from './store/sqlite';
 import type { Store } from './store/types';
-import { RunService } from './loop/runService';
+import { RunExecutor, type Approvals } from './loop/runService';
+import type { LoopBudgets } from './loop/agentLoop';
+import { Application } from './app/application';
+import { DEFAULT_SCHEDULER, RunManager, type SchedulerSettings } from './app/runManager';
+import { ProviderMonitor } from './scheduling/providerMonitor';
+import { Scheduler } from './scheduling/scheduler';
 import { ProviderService, type SecretStore } from './providers/providerService';
 import { ActivityService } from './tasks/activityService';
 import { TaskService } from './tasks/taskService';
@@ -30,12 +35,26 @@ export interface CoreOptions {
   watch?: boolean;
   /** Where API keys live (VS Code SecretStorage); without it, keys cannot be set. */
   secrets?: SecretStore;
+  /** Asking the user before a command off the allowlist runs; without it, such commands are refused. */
+  approvals?: Approvals;
+  /** Start the scheduler's timer (default true; tests of single parts may turn it off). */
+  schedule?: boolean;
+  /** Scheduler timer period (default a third of the lease). */
+  tickMs?: number;
 }
 
 export interface CoreSettings extends AgentWorkspaceSettings {
   durableWrites: boolean;
   compactAfterBytes: number;
+  /** Run budgets (an agent's own max steps still wins). */
+  budgets?: Partial<LoopBudgets>;
+  /** Commands that run without asking. */
+  allowlist?: readonly string[];
+  scheduler?: Partial<SchedulerSettings>;
 }
+
+/** Without a host to ask, nothing off the allowlist runs. */
+export const refuseApprovals: Approvals = { approve: () => Promise.resolve(false), trusted: () => true };
 
 export interface Core extends Disposable {
   readonly store: Store;
@@ -45,7 +64,16 @@ export interface Core extends Disposable {
   readonly activity: ActivityService;
   readonly workspaces: AgentWorkspaces;
   readonly providers: ProviderService;
-  readonly runs: RunService;
+  /** Executes claimed runs; lists runs. */
+  readonly executor: RunExecutor;
+  /** This process's runs: start, the one cancel, leases. */
+  readonly runs: RunManager;
+  readonly monitor: ProviderMonitor;
+  readonly scheduler: Scheduler;
+  /** The application layer: what every front end calls. */
+  readonly app: Application;
+  /** Stops every run (waiting up to `timeoutMs` until each is recorded), then closes the store. */
+  close(timeoutMs?: number): Promise<void>;
 }
 
 export async function openCore(opts: CoreOptions): Promise<Core> {
@@ -64,27 +92,43 @@ export async function openCore(opts: CoreOptions): Promise<Core> {
   );
   const disposables = new DisposableStore();
   const changes = disposables.add(new ChangeBus());
-  // Another window's journal lines carry SQL, not domain events: tell every view to re-read.
-  disposables.add(
-    store.onDidChange(c => {
-      if (c.origin !== 'local') changes.fire({ entity: 'all', op: 'reload', origin: 'external' }, e => log.error('change listener failed', e));
-    }),
-  );
+  // Every committed mutation, here or in another window, with exactly what it changed.
+  disposables.add(store.onDidChange(c => changes.fire({ seq: c.seq, origin: c.origin, changes: c.changes as CoreChange['changes'] }, e => log.error('change listener failed', e))));
   const workspaces = new AgentWorkspaces(opts.fs ?? nodeFileSystem, opts.workspaceFolders, opts.settings);
-  const agents = new AgentService(store, workspaces, changes, clock, log);
-  const tasks = new TaskService(store, changes, clock, log);
-  const activity = new ActivityService(store, changes, clock);
-  const providers = new ProviderService(store, changes, clock, log, opts.secrets);
-  const runs = new RunService({
-    store, agents, tasks, activity, providers, changes, clock, log,
+  const agents = new AgentService(store, workspaces, clock, log);
+  const tasks = new TaskService(store, clock, log);
+  const activity = new ActivityService(store, clock);
+  const providers = new ProviderService(store, clock, log, opts.secrets);
+  const schedulerSettings = (): SchedulerSettings => ({ ...DEFAULT_SCHEDULER, ...opts.settings().scheduler });
+  const executor = new RunExecutor({
+    store, agents, tasks, activity, providers, clock, log,
     workspaceFolders: opts.workspaceFolders,
     transcriptsDir: path.join(opts.storageDir, 'transcripts'),
+    approvals: opts.approvals ?? refuseApprovals,
+    settings: () => {
+      const s = opts.settings();
+      return { budgets: s.budgets ?? {}, allowlist: s.allowlist ?? [] };
+    },
   });
+  const monitor = disposables.add(new ProviderMonitor(providers, clock, log));
+  const runs = disposables.add(new RunManager({ store, changes, executor, monitor, clock, log, settings: schedulerSettings }));
+  const scheduler = disposables.add(new Scheduler({ store, tasks, agents, runs, monitor, changes, clock, log, settings: schedulerSettings, tickMs: opts.tickMs }));
+  const app = new Application({ agents, tasks, activity, providers, executor, runs, scheduler });
   try {
-    runs.recoverInterrupted();
+    // Runs whose window died (lease lapsed) go back to the queue before anything else looks at the board.
+    runs.expireLeases();
   } catch (e) {
-    log.error(`Could not recover interrupted runs: ${e instanceof Error ? e.message : String(e)}`);
+    log.error(`Could not return interrupted runs to the queue: ${e instanceof Error ? e.message : String(e)}`);
   }
+  if (opts.schedule !== false) scheduler.start();
+  let closed: Promise<void> | undefined;
+  const close = (timeoutMs?: number) =>
+    (closed ??= (async () => {
+      scheduler.dispose();
+      await runs.shutdown(timeoutMs);
+      disposables.dispose();
+      store.close();
+    })());
   return {
     store,
     changes,
@@ -93,8 +137,18 @@ export async function openCore(opts: CoreOptions): Promise<Core> {
     tasks,
     activity,
     providers,
+    executor,
     runs,
+    monitor,
+    scheduler,
+    app,
+    close,
     dispose() {
+      // Synchronous, for hosts that cannot wait: runs are stopped but not waited for (their leases lapse and
+      // the next start resumes them). Prefer close().
+      if (closed) return;
+      closed = Promise.resolve();
+      scheduler.dispose();
       disposables.dispose();
       store.close();
     },

@@ -8,6 +8,7 @@ import { DisposableStore } from '../core/events';
 import { registerCommands } from './commands';
 import { Config } from './config';
 import { showError } from './errors';
+import { vscodeApprovals } from './approvals';
 import { AgentFlows } from './flows/agentFlows';
 import { ProviderFlows } from './flows/providerFlows';
 import { RunFlows } from './flows/runFlows';
@@ -57,7 +58,16 @@ export class App implements vscode.Disposable {
     const ready = this.start(log, config, [agents, tasks, providers, documents, status]);
     ready.catch(() => undefined); // reported in start(); commands get the same error when they await it
     const core = () => ready;
-    const runs = this.disposables.add(new RunFlows(core, prompter, config));
+    const runs = this.disposables.add(new RunFlows(core, prompter));
+    const syncAutoRun = () => void vscode.commands.executeCommand('setContext', 'ai2ai.autoRun', config.settings.scheduler.autoRun);
+    syncAutoRun();
+    this.disposables.add(
+      config.onDidChange(() => {
+        syncAutoRun();
+        // Auto-run or limits changed: decide again now.
+        this.core?.scheduler.schedule();
+      }),
+    );
     for (const d of registerCommands({
       agents: new AgentFlows(core, prompter),
       tasks: new TaskFlows(core, prompter),
@@ -65,6 +75,7 @@ export class App implements vscode.Disposable {
       providers: new ProviderFlows(core, prompter),
       log,
       refresh: () => [agents, tasks, providers].forEach(t => t.refreshNow()),
+      setAutoRun: on => config.setAutoRun(on),
     })) {
       this.disposables.add(d);
     }
@@ -94,6 +105,7 @@ export class App implements vscode.Disposable {
           folders: () => (vscode.workspace.workspaceFolders ?? []).filter(f => f.uri.scheme === 'file').map(f => f.uri.fsPath),
         },
         settings: () => config.core(),
+        approvals: vscodeApprovals,
         logger: log,
         secrets: {
           get: k => Promise.resolve(this.context.secrets.get(k)),
@@ -125,11 +137,19 @@ export class App implements vscode.Disposable {
     }
   }
 
-  dispose(): void {
+  /**
+   * On deactivate (window closed or reloaded): stop the runs and wait until each has been recorded (its task
+   * goes back to the queue, to be resumed), then fold the journal into the snapshot and release the files.
+   */
+  async close(): Promise<void> {
     this.disposed = true;
-    this.disposables.dispose();
-    // Folds the journal into the snapshot and releases the files.
-    this.core?.dispose();
+    const core = this.core;
     this.core = undefined;
+    this.disposables.dispose();
+    await core?.close(4000);
+  }
+
+  dispose(): void {
+    void this.close();
   }
 }

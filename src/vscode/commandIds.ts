@@ -27,6 +27,8 @@ export const COMMAND_IDS = [
   'ai2ai.pullModel',
   'ai2ai.refresh',
   'ai2ai.showLog',
+  'ai2ai.enableAutoRun',
+  'ai2ai.disableAutoRun',
 ] as const;
 
 export type CommandId = (typeof COMMAND_IDS)[number];

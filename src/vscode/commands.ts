@@ -10,9 +10,6 @@ import type { ProviderFlows } from './flows/providerFlows';
 import type { RunFlows } from './flows/runFlows';
 import type { TaskFlows } from './flows/taskFlows';
 import type { Log } from './log';
-import type { AgentNode } from './trees/agentsTree';
-import type { ProviderNode } from './trees/providersTree';
-import type { TaskNode } from './trees/tasksTree';
 
 export interface CommandContext {
   agents: AgentFlows;
@@ -21,35 +18,53 @@ export interface CommandContext {
   providers: ProviderFlows;
   log: Log;
   refresh(): void;
+  setAutoRun(on: boolean): Thenable<void>;
 }
 
 type Handler = (ctx: CommandContext, ...args: any[]) => unknown; // eslint-disable-line @typescript-eslint/no-explicit-any
 
+/**
+ * The one resolver: commands take ids. A tree node (from a context menu or a click) is turned into the id
+ * it names; a string is an id (from another command, a CodeLens, the API); anything else means "ask".
+ */
+export function idArg(arg: unknown): string | undefined {
+  if (typeof arg === 'string' && arg) return arg;
+  if (arg && typeof arg === 'object') {
+    const n = arg as { kind?: string; task?: { id: string }; agent?: { id: string }; provider?: { id: string } };
+    if (n.kind === 'task' && n.task) return n.task.id;
+    if (n.kind === 'agent' && n.agent) return n.agent.id;
+    if (n.kind === 'provider' && n.provider) return n.provider.id;
+  }
+  return undefined;
+}
+
 export const COMMANDS: Record<CommandId, Handler> = {
   'ai2ai.createAgent': ctx => ctx.agents.create(),
-  'ai2ai.editAgent': (ctx, node?: AgentNode) => ctx.agents.edit(node),
-  'ai2ai.deleteAgent': (ctx, node?: AgentNode) => ctx.agents.delete(node),
-  'ai2ai.enableAgent': (ctx, node?: AgentNode) => ctx.agents.setEnabled(node, true),
-  'ai2ai.disableAgent': (ctx, node?: AgentNode) => ctx.agents.setEnabled(node, false),
-  'ai2ai.openAgentWorkspace': (ctx, node?: AgentNode) => ctx.agents.openWorkspace(node),
+  'ai2ai.editAgent': (ctx, a?: unknown) => ctx.agents.edit(idArg(a)),
+  'ai2ai.deleteAgent': (ctx, a?: unknown) => ctx.agents.delete(idArg(a)),
+  'ai2ai.enableAgent': (ctx, a?: unknown) => ctx.agents.setEnabled(idArg(a), true),
+  'ai2ai.disableAgent': (ctx, a?: unknown) => ctx.agents.setEnabled(idArg(a), false),
+  'ai2ai.openAgentWorkspace': (ctx, a?: unknown) => ctx.agents.openWorkspace(idArg(a)),
   'ai2ai.createTask': ctx => ctx.tasks.create(),
-  'ai2ai.editTask': (ctx, node?: TaskNode) => ctx.tasks.edit(node),
-  'ai2ai.deleteTask': (ctx, node?: TaskNode) => ctx.tasks.delete(node),
-  'ai2ai.cancelTask': (ctx, node?: TaskNode) => (node?.kind === 'task' && ctx.runs.stop(node.task.id) ? true : ctx.tasks.cancel(node)),
-  'ai2ai.retryTask': (ctx, node?: TaskNode) => ctx.tasks.retry(node),
-  'ai2ai.assignTask': (ctx, node?: TaskNode, agentId?: string) => ctx.tasks.assign(node, agentId),
-  'ai2ai.showTask': (ctx, node?: TaskNode) => ctx.tasks.show(node),
-  'ai2ai.runTask': (ctx, node?: TaskNode) => ctx.runs.runTask(node),
-  'ai2ai.startAgent': (ctx, node?: AgentNode) => ctx.runs.startAgent(node),
+  'ai2ai.editTask': (ctx, a?: unknown) => ctx.tasks.edit(idArg(a)),
+  'ai2ai.deleteTask': (ctx, a?: unknown) => ctx.tasks.delete(idArg(a)),
+  'ai2ai.cancelTask': (ctx, a?: unknown) => ctx.tasks.cancel(idArg(a)),
+  'ai2ai.retryTask': (ctx, a?: unknown) => ctx.tasks.retry(idArg(a)),
+  'ai2ai.assignTask': (ctx, a?: unknown, agentId?: string) => ctx.tasks.assign(idArg(a), typeof agentId === 'string' ? agentId : undefined),
+  'ai2ai.showTask': (ctx, a?: unknown) => ctx.tasks.show(idArg(a)),
+  'ai2ai.runTask': (ctx, a?: unknown) => ctx.runs.runTask(idArg(a)),
+  'ai2ai.startAgent': (ctx, a?: unknown) => ctx.runs.startAgent(idArg(a)),
   'ai2ai.addProvider': ctx => ctx.providers.add(),
-  'ai2ai.editProvider': (ctx, node?: ProviderNode) => ctx.providers.edit(node),
-  'ai2ai.removeProvider': (ctx, node?: ProviderNode) => ctx.providers.remove(node),
-  'ai2ai.setProviderApiKey': (ctx, node?: ProviderNode) => ctx.providers.setApiKey(node),
-  'ai2ai.testConnection': (ctx, node?: ProviderNode) => ctx.providers.test(node),
-  'ai2ai.listModels': (ctx, node?: ProviderNode) => ctx.providers.listModels(node),
-  'ai2ai.pullModel': (ctx, model?: string, providerId?: string) => ctx.providers.pull(typeof model === 'string' ? model : undefined, providerId),
+  'ai2ai.editProvider': (ctx, a?: unknown) => ctx.providers.edit(idArg(a)),
+  'ai2ai.removeProvider': (ctx, a?: unknown) => ctx.providers.remove(idArg(a)),
+  'ai2ai.setProviderApiKey': (ctx, a?: unknown) => ctx.providers.setApiKey(idArg(a)),
+  'ai2ai.testConnection': (ctx, a?: unknown) => ctx.providers.test(idArg(a)),
+  'ai2ai.listModels': (ctx, a?: unknown) => ctx.providers.listModels(idArg(a)),
+  'ai2ai.pullModel': (ctx, model?: string, providerId?: string) => ctx.providers.pull(typeof model === 'string' ? model : undefined, typeof providerId === 'string' ? providerId : undefined),
   'ai2ai.refresh': ctx => ctx.refresh(),
   'ai2ai.showLog': ctx => ctx.log.show(),
+  'ai2ai.enableAutoRun': ctx => ctx.setAutoRun(true),
+  'ai2ai.disableAutoRun': ctx => ctx.setAutoRun(false),
 };
 
 export function registerCommands(ctx: CommandContext): vscode.Disposable[] {

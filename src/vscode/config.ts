@@ -19,6 +19,11 @@ const Settings = z.object({
     timeBudgetMinutes: z.number().min(1).catch(30),
     tokenBudget: z.number().int().min(1000).catch(400_000),
   }),
+  scheduler: z.object({
+    autoRun: z.boolean().catch(false),
+    maxAttempts: z.number().int().min(1).max(20).catch(3),
+    leaseSeconds: z.number().int().min(5).max(600).catch(30),
+  }),
 });
 type Settings = z.infer<typeof Settings>;
 
@@ -53,6 +58,7 @@ export class Config implements vscode.Disposable {
         storage: { durableWrites: c.get('storage.durableWrites'), compactAfterKB: c.get('storage.compactAfterKB') },
         commands: { allowlist: c.get('commands.allowlist') },
         agent: { maxSteps: c.get('agent.maxSteps'), timeBudgetMinutes: c.get('agent.timeBudgetMinutes'), tokenBudget: c.get('agent.tokenBudget') },
+        scheduler: { autoRun: c.get('scheduler.autoRun'), maxAttempts: c.get('scheduler.maxAttempts'), leaseSeconds: c.get('scheduler.leaseSeconds') },
       };
       this.cached = Settings.parse(raw);
       if (JSON.stringify(this.cached) !== JSON.stringify(raw)) this.log.warn('Some ai2ai.* settings were invalid and use their defaults instead.');
@@ -60,19 +66,28 @@ export class Config implements vscode.Disposable {
     return this.cached;
   }
 
+  /** Everything the core reads from settings, in its own terms: it asks for them, no front end passes them per call. */
   core(): CoreSettings {
     const s = this.settings;
     return {
       agentsRoot: s.workspace.agentsRoot,
       durableWrites: s.storage.durableWrites,
       compactAfterBytes: s.storage.compactAfterKB * 1024,
+      budgets: this.budgets(),
+      allowlist: s.commands.allowlist,
+      scheduler: { autoRun: s.scheduler.autoRun, maxAttempts: s.scheduler.maxAttempts, leaseMs: s.scheduler.leaseSeconds * 1000 },
     };
   }
 
   /** The run budgets from settings (an agent's own max steps still wins). */
-  budgets(): Partial<LoopBudgets> {
+  private budgets(): Partial<LoopBudgets> {
     const a = this.settings.agent;
     return { maxSteps: a.maxSteps, maxWallMs: a.timeBudgetMinutes * 60_000, maxTokens: a.tokenBudget };
+  }
+
+  /** Turns auto-run on or off for the user (every window follows the setting). */
+  setAutoRun(on: boolean): Thenable<void> {
+    return vscode.workspace.getConfiguration('ai2ai').update('scheduler.autoRun', on, vscode.ConfigurationTarget.Global);
   }
 
   dispose(): void {

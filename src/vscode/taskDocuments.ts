@@ -4,6 +4,7 @@
  */
 import * as vscode from 'vscode';
 import type { Core } from '../core';
+import { touchesTask } from '../core/changes';
 import { renderTaskReport } from '../core/tasks/report';
 
 export const TASK_SCHEME = 'ai2ai-task';
@@ -25,7 +26,7 @@ export class TaskDocuments implements vscode.TextDocumentContentProvider, vscode
         const open = vscode.workspace.textDocuments.filter(d => d.uri.scheme === TASK_SCHEME);
         for (const d of open) {
           const id = idOf(d.uri);
-          if (c.entity === 'all' || c.id === id || ('taskId' in c && c.taskId === id) || c.entity === 'agent') this.emitter.fire(d.uri);
+          if (touchesTask(c, id) || c.changes.some(x => x.entity === 'agent')) this.emitter.fire(d.uri);
         }
       }),
     );
@@ -38,16 +39,8 @@ export class TaskDocuments implements vscode.TextDocumentContentProvider, vscode
   provideTextDocumentContent(uri: vscode.Uri): string {
     const core = this.core;
     if (!core) return 'The AI2AI database is not open yet.';
-    const task = core.tasks.find(idOf(uri));
-    if (!task) return '# This task no longer exists\n\nIt may have been deleted, here or in another window.\n';
-    return renderTaskReport({
-      task,
-      agents: new Map(core.agents.list().map(a => [a.id, a])),
-      dependsOn: task.dependsOn.map(id => core.tasks.find(id)).filter(t => !!t),
-      updates: core.activity.updates(task.id),
-      messages: core.activity.messagesForTask(task.id),
-      runs: core.runs.list(task.id),
-    });
+    if (!core.tasks.find(idOf(uri))) return '# This task no longer exists\n\nIt may have been deleted, here or in another window.\n';
+    return renderTaskReport(core.app.taskDetails(idOf(uri)));
   }
 
   dispose(): void {

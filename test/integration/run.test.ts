@@ -63,7 +63,7 @@ describe('Agents at work in VS Code (against the fake Ollama)', function () {
     assert.match(t.result ?? '', /All tests pass/);
     const tests = core.activity.updates(task.id).filter(u => u.kind === 'test').map(u => u.body);
     assert.ok(tests.length >= 2 && /[1-9]\d* failed/.test(tests[0]) && /^2 passed, 0 failed/.test(tests[tests.length - 1]), tests.join(' | '));
-    const runs = core.runs.list(task.id);
+    const runs = core.executor.list(task.id);
     assert.equal(runs.length, 1);
     assert.ok(runs[0].promptTokens > 0 && runs[0].transcript && fs.existsSync(runs[0].transcript));
   }
@@ -117,17 +117,19 @@ describe('Agents at work in VS Code (against the fake Ollama)', function () {
     }
   });
 
-  it('cancel stops the model stream within a second and leaves the task failed "Cancelled by user"', async () => {
+  it('cancel stops the model stream within a second and ends the task cancelled', async () => {
     const { agent, task } = await agentWithTask('Slow', 'gemma3:1b');
     fake.script('gemma3:1b', { content: 'thinking '.repeat(2000), pieceDelayMs: 20 });
     const before = fake.counters.aborted;
     const running = vscode.commands.executeCommand<Run>('ai2ai.runTask', { kind: 'task', task });
-    await until('the run to stream', () => api.runs.isRunning(task.id) && fake.counters.active > 0, 10_000);
+    await until('the run to stream', () => core.app.isRunning(task.id) && fake.counters.active > 0, 10_000);
     const t0 = Date.now();
-    assert.equal(await vscode.commands.executeCommand('ai2ai.cancelTask', { kind: 'task', task }), true);
+    const cancelled = await vscode.commands.executeCommand<Task>('ai2ai.cancelTask', { kind: 'task', task });
+    assert.equal(cancelled?.status, 'cancelled');
     const run = await running;
     assert.ok(Date.now() - t0 < 1000, `cancel took ${Date.now() - t0} ms`);
     assert.equal(run.outcome, 'cancelled');
+    assert.equal(core.tasks.get(task.id).status, 'cancelled');
     assert.equal(core.tasks.get(task.id).failureReason, 'Cancelled by user');
     assert.equal(core.agents.get(agent.id).status, 'ready');
     await fake.waitFor(() => fake.counters.aborted > before && fake.counters.active === 0, 5000, 'the server to stop generating');

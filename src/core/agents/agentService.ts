@@ -1,7 +1,7 @@
 /** Agents: create, edit, delete, enable/disable, and their status, all through the store and the change feed. */
 import { randomUUID } from 'node:crypto';
 import * as z from 'zod';
-import type { ChangeBus } from '../changes';
+import { changed } from '../changes';
 import { AppError } from '../errors';
 import { assertAgentTransition } from '../model/transitions';
 import {
@@ -9,7 +9,7 @@ import {
 } from '../model/schemas';
 import type { Clock, Logger } from '../ports';
 import { AGENT_COLUMNS, agentFromRow, agentToParams, placeholders, providerFromRow } from '../store/rows';
-import type { Store } from '../store/types';
+import type { Store, WriteApi } from '../store/types';
 import { definedOnly, parseInput } from '../util';
 import { normalizeRelative, type AgentWorkspaces } from '../workspace/agentWorkspace';
 
@@ -40,7 +40,6 @@ export class AgentService {
   constructor(
     private readonly store: Store,
     private readonly workspaces: AgentWorkspaces,
-    private readonly changes: ChangeBus,
     private readonly clock: Clock,
     private readonly log: Logger,
   ) {}
@@ -98,9 +97,9 @@ export class AgentService {
       if (tx.get('SELECT 1 AS x FROM agents WHERE name = ? COLLATE NOCASE', [agent.name])) throw nameTaken(agent.name);
       const params = agentToParams(agent);
       tx.run(`INSERT INTO agents (${AGENT_COLUMNS}) VALUES (${placeholders(params.length)})`, params);
+      changed(tx, 'agent', 'created', agent.id);
     });
     this.log.info(`[agents] created "${agent.name}" (${agent.model}) in ${agent.workspace}`);
-    this.changes.fire({ entity: 'agent', op: 'created', id: agent.id, origin: 'local' });
     return agent;
   }
 
@@ -125,8 +124,8 @@ export class AgentService {
         [next.name, next.role, JSON.stringify(next.skills), next.providerId, next.model, JSON.stringify(next.settings), next.workspace, next.updatedAt, id],
       );
       if (r.changes === 0) throw new AppError('not_found', 'That agent no longer exists.', { id });
+      changed(tx, 'agent', 'updated', id);
     });
-    this.changes.fire({ entity: 'agent', op: 'updated', id, origin: 'local' });
     return next;
   }
 
@@ -145,11 +144,13 @@ export class AgentService {
           `Agent "${agent.name}" is working on ${running ? `"${running.title}"` : 'a task'}. Cancel that task first, then delete the agent.`,
         );
       }
-      tx.run('UPDATE tasks SET assignee_id = NULL, updated_at = ? WHERE assignee_id = ?', [this.clock.now(), id]);
+      // Its tasks become unassigned: every one of them is announced.
+      for (const t of tx.all<{ id: string }>('SELECT id FROM tasks WHERE assignee_id = ?', [id])) changed(tx, 'task', 'updated', t.id);
+      tx.run('UPDATE tasks SET assignee_id = NULL, assign_reason = NULL, updated_at = ? WHERE assignee_id = ?', [this.clock.now(), id]);
       tx.run('DELETE FROM agents WHERE id = ?', [id]);
+      changed(tx, 'agent', 'deleted', id);
     });
     this.log.info(`[agents] deleted "${agent.name}"; its folder ${agent.workspace} was kept`);
-    this.changes.fire({ entity: 'agent', op: 'deleted', id, origin: 'local' });
     return agent;
   }
 
@@ -166,21 +167,15 @@ export class AgentService {
       tx.run('UPDATE agents SET enabled = ?, status = ?, status_reason = ?, updated_at = ? WHERE id = ?', [
         enabled ? 1 : 0, status, reason, this.clock.now(), id,
       ]);
+      changed(tx, 'agent', 'updated', id);
     });
-    this.changes.fire({ entity: 'agent', op: 'updated', id, origin: 'local' });
     return { ...agent, enabled, status, statusReason: reason };
   }
 
   /** The one way a status changes: guarded by the agent state machine, checked again under the lock. */
   setStatus(id: string, status: AgentStatus, reason: string | null = null): Agent {
     const agent = this.get(id);
-    this.store.mutate(tx => {
-      const row = tx.get<{ status: string }>('SELECT status FROM agents WHERE id = ?', [id]);
-      if (!row) throw new AppError('not_found', `Agent "${agent.name}" no longer exists.`);
-      assertAgentTransition(AgentStatus.parse(row.status), status, agent.name);
-      tx.run('UPDATE agents SET status = ?, status_reason = ?, updated_at = ? WHERE id = ?', [status, reason, this.clock.now(), id]);
-    });
-    this.changes.fire({ entity: 'agent', op: 'updated', id, origin: 'local' });
+    this.store.mutate(tx => setAgentStatusTx(tx, id, status, reason, this.clock.now()));
     return { ...agent, status, statusReason: reason };
   }
 
@@ -204,6 +199,15 @@ export class AgentService {
       throw new AppError('validation', `There is no model provider "${id}". Choose one of the configured providers.`);
     }
   }
+}
+
+/** Repository function: an agent's status change inside a larger mutation, guarded by the state machine. */
+export function setAgentStatusTx(tx: WriteApi, id: string, status: AgentStatus, reason: string | null, now: number): void {
+  const row = tx.get<{ status: string; name: string }>('SELECT status, name FROM agents WHERE id = ?', [id]);
+  if (!row) throw new AppError('not_found', 'That agent no longer exists. It may have been deleted in another window.', { id });
+  assertAgentTransition(AgentStatus.parse(row.status), status, row.name);
+  tx.run('UPDATE agents SET status = ?, status_reason = ?, updated_at = ? WHERE id = ?', [status, reason, now, id]);
+  changed(tx, 'agent', 'updated', id);
 }
 
 function nameTaken(name: string): AppError {

@@ -55,7 +55,11 @@ export interface LoopResult {
   outcome: LoopOutcome;
   result?: string;
   reason?: string;
-  /** The provider error kind when outcome is 'error' (model_not_found, connection…). */
+  /**
+   * Why a run that did not complete ended, as a stable code: the provider error kind when outcome is
+   * 'error' (model_not_found, connection…), or the guard (step_limit, time_budget, token_budget,
+   * context_full, malformed, repeated) or agent_failed when 'failed'.
+   */
   errorKind?: string;
   steps: number;
   promptTokens: number;
@@ -78,6 +82,13 @@ export interface LoopInput {
   toolContext: Omit<ToolContext, 'signal'>;
   budgets?: Partial<LoopBudgets>;
   temperature?: number;
+  /**
+   * Resume an interrupted run: the conversation so far (its system prompt is replaced by the current one)
+   * and a note on where it stands, sent instead of `task`.
+   */
+  resume?: { messages: readonly ChatMessage[]; note: string };
+  /** Called with the conversation after every step, so an interrupted run can be resumed from it. */
+  checkpoint?: (messages: readonly ChatMessage[], steps: number) => void;
   /** For tests: how the loop waits between retries. */
   sleep?: (ms: number, signal: AbortSignal) => Promise<void>;
   now?: () => number;
@@ -96,10 +107,12 @@ export async function runAgentLoop(input: LoopInput, signal: AbortSignal, onEven
   const started = now();
   const ctx: ToolContext = { ...input.toolContext, signal };
   let protocol = input.protocol;
-  const messages: ChatMessage[] = [
-    { role: 'system', content: input.system(protocol) },
-    { role: 'user', content: input.task },
-  ];
+  const messages: ChatMessage[] = input.resume
+    ? [{ role: 'system', content: input.system(protocol) }, ...input.resume.messages.filter(m => m.role !== 'system').map(m => ({ ...m })), { role: 'user', content: input.resume.note }]
+    : [
+        { role: 'system', content: input.system(protocol) },
+        { role: 'user', content: input.task },
+      ];
   const r: LoopResult = { outcome: 'failed', steps: 0, promptTokens: 0, completionTokens: 0, modelMs: 0, testsPassed: 0, testsFailed: 0, protocol, messages };
   const end = (outcome: LoopOutcome, text: string, errorKind?: string): LoopResult => {
     r.outcome = outcome;
@@ -116,15 +129,15 @@ export async function runAgentLoop(input: LoopInput, signal: AbortSignal, onEven
   try {
     for (;;) {
       if (signal.aborted) return end('cancelled', 'Cancelled by user');
-      if (r.steps >= b.maxSteps) return end('failed', `Stopped after ${b.maxSteps} steps without completing (the step limit). Split the task or raise the agent's max steps.`);
-      if (now() - started > b.maxWallMs) return end('failed', `Stopped after ${Math.round(b.maxWallMs / 60000)} minutes (the time budget) without completing.`);
+      if (r.steps >= b.maxSteps) return end('failed', `Stopped after ${b.maxSteps} steps without completing (the step limit). Split the task or raise the agent's max steps.`, 'step_limit');
+      if (now() - started > b.maxWallMs) return end('failed', `Stopped after ${Math.round(b.maxWallMs / 60000)} minutes (the time budget) without completing.`, 'time_budget');
       if (r.promptTokens + r.completionTokens > b.maxTokens) {
-        return end('failed', `Stopped after using ${r.promptTokens + r.completionTokens} tokens (the token budget is ${b.maxTokens}).`);
+        return end('failed', `Stopped after using ${r.promptTokens + r.completionTokens} tokens (the token budget is ${b.maxTokens}).`, 'token_budget');
       }
       const fit = fitContext(messages, b.numCtx);
       if (fit.saved > 0) onEvent({ type: 'condensed', savedTokens: fit.saved, reason: 'the conversation neared the context window' });
       if (fit.tokens > b.numCtx * 0.95) {
-        return end('failed', `The conversation no longer fits the model's context window (about ${fit.tokens} tokens of ${b.numCtx}) even after condensing old tool output. Raise num_ctx or split the task.`);
+        return end('failed', `The conversation no longer fits the model's context window (about ${fit.tokens} tokens of ${b.numCtx}) even after condensing old tool output. Raise num_ctx or split the task.`, 'context_full');
       }
 
       r.steps++;
@@ -164,7 +177,7 @@ export async function runAgentLoop(input: LoopInput, signal: AbortSignal, onEven
       if (!parsed.ok) {
         malformed++;
         onEvent({ type: 'malformed', step: r.steps, error: parsed.error, count: malformed });
-        if (malformed >= b.maxMalformed) return end('failed', `The model gave ${malformed} unusable replies in a row. Last problem: ${parsed.error}`);
+        if (malformed >= b.maxMalformed) return end('failed', `The model gave ${malformed} unusable replies in a row. Last problem: ${parsed.error}`, 'malformed');
         messages.push({ role: 'user', content: parsed.error });
         continue;
       }
@@ -173,14 +186,14 @@ export async function runAgentLoop(input: LoopInput, signal: AbortSignal, onEven
       const key = `${call.name}:${JSON.stringify(call.args)}`;
       repeats = key === lastKey ? repeats + 1 : 1;
       lastKey = key;
-      if (repeats >= b.maxRepeats) return end('failed', `The agent repeated the same action (${call.name}) ${repeats} times in a row; stopped to save time.`);
+      if (repeats >= b.maxRepeats) return end('failed', `The agent repeated the same action (${call.name}) ${repeats} times in a row; stopped to save time.`, 'repeated');
       onEvent({ type: 'action', step: r.steps, call });
 
       const result = await input.tools.execute(call, ctx);
       onEvent({ type: 'tool', step: r.steps, call, result });
       if (call.name === 'run_tests') recordTests(r, result, false, onEvent);
 
-      if (result.end?.kind === 'fail') return end('failed', result.end.reason);
+      if (result.end?.kind === 'fail') return end('failed', result.end.reason, 'agent_failed');
       if (result.end?.kind === 'complete') {
         const check = await testsBeforeComplete(input, ctx, r, onEvent);
         if (!check) return end('completed', result.end.result);
@@ -188,6 +201,7 @@ export async function runAgentLoop(input: LoopInput, signal: AbortSignal, onEven
         continue;
       }
       messages.push(toolResultMessage(protocol, call, result));
+      input.checkpoint?.(messages, r.steps);
     }
   } catch (e) {
     if (signal.aborted || AppError.is(e, 'cancelled') || ProviderError.isProviderError(e, 'cancelled')) return end('cancelled', 'Cancelled by user');

@@ -1,20 +1,16 @@
 /**
- * Runs an agent on a task and records everything: the task goes in_progress -> completed/failed, the
- * agent ready -> busy -> ready (or error, with the reason the user must act on), every step becomes a task
- * update, the run row gets tokens, model time and test counts, and the conversation goes to a transcript
- * file beside the database.
+ * Executes one claimed run (see `core/app/`): every step becomes a task update and the conversation goes to
+ * a transcript file beside the database, rewritten after every step so an interrupted run can resume.
  */
-import { randomUUID } from 'node:crypto';
 import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
 import type { AgentService } from '../agents/agentService';
-import type { ChangeBus } from '../changes';
+import type { Claim } from '../app/claims';
 import { AppError, errorMessage } from '../errors';
 import type { Run, TaskUpdateKind } from '../model/schemas';
 import type { Clock, Logger, WorkspaceFolders } from '../ports';
 import { chooseProtocol } from '../protocol';
-import { ProviderError } from '../providers';
+import { ProviderError, type ChatMessage } from '../providers';
 import type { ProviderService } from '../providers/providerService';
 import { runFromRow } from '../store/rows';
 import type { Store } from '../store/types';
@@ -26,24 +22,40 @@ import { PathSandbox } from '../workspace/sandbox';
 import { runAgentLoop, type LoopBudgets, type LoopEvent, type LoopResult } from './agentLoop';
 import { systemPrompt, taskMessage } from './prompt';
 
-/** What only the host can answer: the user's approval, workspace trust, the allowlist. */
-export interface RunHost {
+/** What only the host can answer: the user's approval of a command, and whether the workspace is trusted. */
+export interface Approvals {
   approve(command: string): Promise<boolean>;
   trusted(): boolean;
-  allowlist(): readonly string[];
 }
 
-export interface RunOptions {
+/** How runs are bounded: from the host's settings (CoreSettings), never read per call by a front end. */
+export interface RunSettings {
+  budgets: Partial<LoopBudgets>;
+  allowlist: readonly string[];
+}
+
+export interface ExecuteOptions {
   signal: AbortSignal;
-  host: RunHost;
   onEvent?: (e: LoopEvent) => void;
-  budgets?: Partial<LoopBudgets>;
+}
+
+export interface Execution {
+  result?: LoopResult;
+  /** Why it did not complete, for the user. */
+  failure?: string;
+  errorKind?: string;
+  transcript: string | null;
 }
 
 /** Provider failures the user has to fix (not a glitch that the next run may not meet). */
-const AGENT_ERROR_KINDS = new Set(['model_not_found', 'connection', 'unauthorized', 'tools_unsupported']);
+export const AGENT_ERROR_KINDS = new Set(['model_not_found', 'unauthorized']);
 
-export class RunService {
+/**
+ * Executes a claimed run: probes the model, builds the prompt (or resumes the interrupted conversation),
+ * runs the agent loop, records every step as a task update and keeps the transcript file current after
+ * each step. It changes no status: claiming and finishing are the application layer's single mutations.
+ */
+export class RunExecutor {
   private readonly tools: ToolRegistry;
 
   constructor(
@@ -53,11 +65,12 @@ export class RunService {
       tasks: TaskService;
       activity: ActivityService;
       providers: ProviderService;
-      changes: ChangeBus;
       clock: Clock;
       log: Logger;
       workspaceFolders: WorkspaceFolders;
       transcriptsDir: string;
+      approvals: Approvals;
+      settings: () => RunSettings;
       tools?: ToolRegistry;
     },
   ) {
@@ -66,36 +79,36 @@ export class RunService {
 
   list(taskId?: string): Run[] {
     const rows = taskId
-      ? this.d.store.read.all('SELECT * FROM runs WHERE task_id = ? ORDER BY started_at', [taskId])
-      : this.d.store.read.all('SELECT * FROM runs ORDER BY started_at');
+      ? this.d.store.read.all('SELECT * FROM runs WHERE task_id = ? ORDER BY started_at, rowid', [taskId])
+      : this.d.store.read.all('SELECT * FROM runs ORDER BY started_at, rowid');
     return rows.map(runFromRow);
   }
 
-  /** Runs the task's assignee on it. Resolves with the finished run, whatever its outcome. */
-  async run(taskId: string, opts: RunOptions): Promise<Run> {
-    const { agents, tasks, activity, log } = this.d;
-    const task = tasks.get(taskId);
-    if (!task.assigneeId) throw new AppError('validation', `"${task.title}" has no agent. Assign it to an agent first.`);
-    let agent = agents.get(task.assigneeId);
-    if (!agent.enabled) throw new AppError('conflict', `Agent "${agent.name}" is disabled. Enable it first.`);
-    if (agent.status === 'busy') throw new AppError('conflict', `Agent "${agent.name}" is busy with another task. Wait for it, or cancel that run.`);
-    if (agent.status !== 'ready') agent = agents.setStatus(agent.id, 'ready'); // the user retries after an error
-    tasks.transition(taskId, 'in_progress');
-    try {
-      agents.setStatus(agent.id, 'busy', `Working on "${task.title}"`);
-    } catch (e) {
-      tasks.transition(taskId, 'pending');
-      throw e;
-    }
-    const run: Run = {
-      id: randomUUID(), taskId, agentId: agent.id, startedAt: this.d.clock.now(), endedAt: null, outcome: 'running', reason: null,
-      steps: 0, promptTokens: 0, completionTokens: 0, modelMs: 0, testsPassed: 0, testsFailed: 0, transcript: null,
-    };
-    this.d.store.mutate(tx =>
-      tx.run('INSERT INTO runs (id, task_id, agent_id, started_at, outcome, owner) VALUES (?, ?, ?, ?, ?, ?)', [run.id, taskId, agent.id, run.startedAt, 'running', OWNER]),
-    );
-    this.d.changes.fire({ entity: 'run', op: 'created', id: run.id, taskId, origin: 'local' });
+  get(runId: string): Run | undefined {
+    const row = this.d.store.read.get('SELECT * FROM runs WHERE id = ?', [runId]);
+    return row && runFromRow(row);
+  }
 
+  transcriptPath(runId: string): string {
+    return path.join(this.d.transcriptsDir, `${runId}.json`);
+  }
+
+  /** The conversation an interrupted run left in its transcript, if it can be read. */
+  readTranscript(runId: string): ChatMessage[] | undefined {
+    try {
+      const data = JSON.parse(fs.readFileSync(this.transcriptPath(runId), 'utf8')) as { messages?: ChatMessage[] };
+      return Array.isArray(data.messages) && data.messages.length > 1 ? data.messages : undefined;
+    } catch {
+      return undefined;
+    }
+  }
+
+  async execute(claim: Claim, opts: ExecuteOptions): Promise<Execution> {
+    const { agents, activity, log } = this.d;
+    const { agent, task, runId } = claim;
+    const taskId = task.id;
+    const signal = opts.signal;
+    const settings = this.d.settings();
     const update = (kind: TaskUpdateKind, body: string) => {
       try {
         activity.appendUpdate({ taskId, agentId: agent.id, kind, body: body.slice(0, 20_000) });
@@ -103,18 +116,14 @@ export class RunService {
         log.warn(`[run] could not record an update: ${errorMessage(e)}`);
       }
     };
-    // Cancelled on the board (here or in another window) while running: stop the run too.
-    const board = new AbortController();
-    const signal = AbortSignal.any([opts.signal, board.signal]);
-    const watch = this.d.changes.event(() => {
-      if (!board.signal.aborted && tasks.find(taskId)?.status !== 'in_progress') board.abort();
-    });
     const events: LoopEvent[] = [];
     let result: LoopResult | undefined;
     let failure: string | undefined;
     let errorKind: string | undefined;
+    let lastMessages: readonly ChatMessage[] = [];
+    const transcriptFile = this.transcriptPath(runId);
     try {
-      const provider = this.d.providers.client(agent.providerId);
+      const provider = this.d.providers.client(claim.provider.id);
       const info = await provider.probe(agent.model, signal);
       const protocol = chooseProtocol(info.capabilities, agent.settings.toolProtocol ?? 'auto', agent.model);
       const numCtx = agent.settings.numCtx ?? Math.min(info.contextLength ?? 8192, 8192);
@@ -126,7 +135,10 @@ export class RunService {
       const names = new Map(agents.list().map(a => [a.id, a.name]));
       const feedback = activity.updates(taskId).filter(u => u.kind === 'feedback').map(u => u.body);
       const attachments = await Promise.all(task.attachments.map(async p => ({ path: p, content: await readAttachment(sandbox, p) })));
-      update('status', `${agent.name} started (model ${agent.model}, ${protocol} tool protocol, context ${numCtx} tokens)`);
+      const earlier = claim.resumeFrom ? this.readTranscript(claim.resumeFrom.runId) : undefined;
+      const tree = await listing(folder, signal);
+      update('status', `${agent.name} ${earlier ? 'resumed' : 'started'} (model ${agent.model} on ${claim.provider.name}, ${protocol} tool protocol, context ${numCtx} tokens)`);
+      if (claim.resumeFrom && !earlier) update('progress', 'The interrupted run left no readable transcript: starting over, with the files already in the folder.');
       let plans = 0;
       result = await runAgentLoop(
         {
@@ -136,12 +148,17 @@ export class RunService {
           protocol,
           system: p => systemPrompt({ agent, folderLabel: sandbox.writeRootLabel, testCommand }, this.tools.specs(), p),
           task: taskMessage({
-            agent, task: tasks.get(taskId), folderLabel: sandbox.writeRootLabel, tree: await listing(folder, signal), attachments, feedback,
+            agent, task: this.d.tasks.get(taskId), folderLabel: sandbox.writeRootLabel, tree, attachments, feedback,
             messages: unread.map(m => `${(m.fromAgent && names.get(m.fromAgent)) ?? 'user'}: ${m.body}`),
             testCommand,
           }),
+          resume: earlier ? { messages: earlier, note: resumeNote(claim.resumeFrom!.steps, sandbox.writeRootLabel, tree) } : undefined,
+          checkpoint: messages => {
+            lastMessages = messages;
+            this.writeTranscript(transcriptFile, messages, events);
+          },
           toolContext: {
-            sandbox, cwd: folder, runCommand, approve: c => opts.host.approve(c), trusted: opts.host.trusted(), allowlist: opts.host.allowlist(),
+            sandbox, cwd: folder, runCommand, approve: c => this.d.approvals.approve(c), trusted: this.d.approvals.trusted(), allowlist: settings.allowlist,
             testCommand: explicitTests,
             onProgress: text => update(plans++ === 0 ? 'plan' : 'progress', text),
             sendMessage: (to, body) => {
@@ -150,7 +167,7 @@ export class RunService {
               activity.send({ fromAgent: agent.id, toAgent: target?.id ?? null, taskId, body });
             },
           },
-          budgets: { numCtx, ...opts.budgets, ...(agent.settings.maxSteps ? { maxSteps: agent.settings.maxSteps } : {}) },
+          budgets: { numCtx, ...settings.budgets, ...(agent.settings.maxSteps ? { maxSteps: agent.settings.maxSteps } : {}) },
           temperature: agent.settings.temperature,
         },
         signal,
@@ -172,68 +189,9 @@ export class RunService {
         errorKind = ProviderError.isProviderError(e) ? e.kind : 'internal';
       }
       log.warn(`[run] ${agent.name} on "${task.title}": ${failure}`);
-    } finally {
-      watch.dispose();
-      const outcome = result?.outcome === 'completed' ? 'completed' : signal.aborted ? 'cancelled' : failure && errorKind ? 'error' : 'failed';
-      const transcript = this.writeTranscript(run.id, result, events);
-      const ended: Run = {
-        ...run, endedAt: this.d.clock.now(), outcome, reason: failure ?? null, steps: result?.steps ?? 0,
-        promptTokens: result?.promptTokens ?? 0, completionTokens: result?.completionTokens ?? 0, modelMs: result?.modelMs ?? 0,
-        testsPassed: result?.testsPassed ?? 0, testsFailed: result?.testsFailed ?? 0, transcript,
-      };
-      this.d.store.mutate(tx =>
-        tx.run(
-          'UPDATE runs SET ended_at = ?, outcome = ?, reason = ?, steps = ?, prompt_tokens = ?, completion_tokens = ?, model_ms = ?, tests_passed = ?, tests_failed = ?, transcript = ? WHERE id = ?',
-          [ended.endedAt, ended.outcome, ended.reason, ended.steps, ended.promptTokens, ended.completionTokens, ended.modelMs, ended.testsPassed, ended.testsFailed, ended.transcript, run.id],
-        ),
-      );
-      this.d.changes.fire({ entity: 'run', op: 'updated', id: run.id, taskId, origin: 'local' });
-      this.finishTask(taskId, result, failure);
-      const agentError = errorKind && AGENT_ERROR_KINDS.has(errorKind) ? failure : undefined;
-      try {
-        if (agents.find(agent.id)) agents.setStatus(agent.id, agentError ? 'error' : 'ready', agentError ?? null);
-      } catch (e) {
-        log.error(`[run] could not reset ${agent.name}'s status: ${errorMessage(e)}`);
-      }
-      log.info(`[run] ${agent.name} on "${task.title}": ${outcome}${failure ? ` (${failure})` : ''}, ${ended.steps} steps, ${ended.promptTokens + ended.completionTokens} tokens`);
-      // eslint-disable-next-line no-unsafe-finally
-      return ended;
     }
-  }
-
-  /**
-   * Runs left 'running' by a window that is gone (VS Code killed or crashed mid-run): the run ends as an
-   * error, its task fails with the reason (ready to retry), its agent is ready again. Runs owned by a live
-   * process (another open window) are left alone. Returns how many were recovered.
-   */
-  recoverInterrupted(): number {
-    const reason = 'Interrupted: the VS Code window running it closed before it finished.';
-    const stale = this.d.store.read
-      .all<{ id: string; task_id: string; agent_id: string; owner: string | null }>(`SELECT id, task_id, agent_id, owner FROM runs WHERE outcome = 'running'`)
-      .filter(r => !ownerAlive(r.owner));
-    for (const r of stale) {
-      this.d.store.mutate(tx => tx.run(`UPDATE runs SET outcome = 'error', reason = ?, ended_at = ? WHERE id = ? AND outcome = 'running'`, [reason, this.d.clock.now(), r.id]));
-      const task = this.d.tasks.find(r.task_id);
-      if (task?.status === 'in_progress') this.d.tasks.transition(task.id, 'failed', { failureReason: reason });
-      const agent = this.d.agents.find(r.agent_id);
-      if (agent?.status === 'busy') this.d.agents.setStatus(agent.id, 'ready');
-      this.d.log.warn(`[run] recovered an interrupted run of "${task?.title ?? r.task_id}"`);
-    }
-    return stale.length;
-  }
-
-  private finishTask(taskId: string, result: LoopResult | undefined, failure: string | undefined): void {
-    try {
-      if (result?.outcome === 'completed') {
-        this.d.activity.appendUpdate({ taskId, kind: 'result', body: result.result ?? '' });
-        this.d.tasks.transition(taskId, 'completed', { result: result.result ?? '' });
-      } else {
-        this.d.tasks.transition(taskId, 'failed', { failureReason: failure ?? 'The run ended without a result.' });
-      }
-    } catch (e) {
-      // Cancelled from the board while running: the task already left in_progress.
-      this.d.log.warn(`[run] task not moved on: ${errorMessage(e)}`);
-    }
+    const transcript = this.writeTranscript(transcriptFile, result?.messages ?? lastMessages, events);
+    return { result, failure, errorKind, transcript };
   }
 
   private record(e: LoopEvent, update: (kind: TaskUpdateKind, body: string) => void): void {
@@ -265,11 +223,13 @@ export class RunService {
     }
   }
 
-  private writeTranscript(runId: string, result: LoopResult | undefined, events: LoopEvent[]): string | null {
+  /** Written to a temp file and renamed, so a crash mid-write leaves the previous checkpoint whole. */
+  private writeTranscript(file: string, messages: readonly ChatMessage[], events: LoopEvent[]): string | null {
     try {
       fs.mkdirSync(this.d.transcriptsDir, { recursive: true });
-      const file = path.join(this.d.transcriptsDir, `${runId}.json`);
-      fs.writeFileSync(file, JSON.stringify({ messages: result?.messages ?? [], events }, null, 1));
+      const tmp = `${file}.tmp`;
+      fs.writeFileSync(tmp, JSON.stringify({ messages, events }));
+      fs.renameSync(tmp, file);
       return file;
     } catch (e) {
       this.d.log.warn(`[run] transcript not written: ${errorMessage(e)}`);
@@ -278,20 +238,14 @@ export class RunService {
   }
 }
 
-/** This process, as the owner of the runs it starts. */
-const OWNER = `${os.hostname()}:${process.pid}`;
-
-function ownerAlive(owner: string | null): boolean {
-  const m = owner?.match(/^(.*):(\d+)$/);
-  if (!m) return false;
-  if (m[1] !== os.hostname()) return true; // another machine's process: it cannot be checked from here
-  if (Number(m[2]) === process.pid) return true;
-  try {
-    process.kill(Number(m[2]), 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
-  }
+/** What a resumed agent is told after its earlier conversation. */
+export function resumeNote(steps: number, folderLabel: string, tree: string): string {
+  return [
+    `Your work on this task was interrupted after ${steps || 'some'} step${steps === 1 ? '' : 's'} (the editor was closed or reloaded); the conversation above is where you were.`,
+    `The files in your folder ${folderLabel} are as you left them:`,
+    tree || '(empty)',
+    'Continue from where you stopped: do not redo steps that already succeeded. Reply with your next action.',
+  ].join('\n');
 }
 
 function describeCall(name: string, args: Record<string, unknown>): string {

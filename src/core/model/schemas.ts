@@ -51,6 +51,8 @@ export const AgentSettings = z
     maxSteps: z.number().int().min(1).max(500).optional(),
     toolProtocol: ToolProtocol.optional(),
     testCommand: z.string().max(500).optional(),
+    /** Run on any configured provider that serves this model (the one with a free slot), not only `providerId`. */
+    anyProvider: z.boolean().optional(),
   })
   .strict();
 export type AgentSettings = z.infer<typeof AgentSettings>;
@@ -107,6 +109,11 @@ export const Task = z.object({
   result: z.string().nullable(),
   failureReason: z.string().nullable(),
   attempts: z.number().int().min(0),
+  /** Why this assignee: the scheduler's score reasons, or "assigned by hand". */
+  assignReason: z.string().nullable(),
+  /** While in progress: the process running it and when its lease runs out unless renewed. */
+  leaseOwner: z.string().nullable(),
+  leaseExpiresAt: z.number().int().nullable(),
   createdAt: z.number().int(),
   updatedAt: z.number().int(),
   startedAt: z.number().int().nullable(),
@@ -138,7 +145,8 @@ export const Message = z.object({
 });
 export type Message = z.infer<typeof Message>;
 
-export const RunOutcome = z.enum(['running', 'completed', 'failed', 'cancelled', 'error']);
+/** 'interrupted': the window stopped or died mid-run; the task went back to the queue and the next run resumes it. */
+export const RunOutcome = z.enum(['running', 'completed', 'failed', 'cancelled', 'error', 'interrupted']);
 export type RunOutcome = z.infer<typeof RunOutcome>;
 
 export const Run = z.object({
@@ -156,6 +164,12 @@ export const Run = z.object({
   testsPassed: z.number().int().min(0),
   testsFailed: z.number().int().min(0),
   transcript: z.string().nullable(),
+  providerId: z.string().nullable(),
+  model: z.string().nullable(),
+  /** How a run that did not complete ended, as a stable code: see RunErrorKind. */
+  errorKind: z.string().nullable(),
+  resumedFrom: z.string().nullable(),
+  cachedTokens: z.number().int().min(0),
 });
 export type Run = z.infer<typeof Run>;
 

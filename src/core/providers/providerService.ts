@@ -4,7 +4,8 @@
  */
 import { randomUUID } from 'node:crypto';
 import * as z from 'zod';
-import type { ChangeBus } from '../changes';
+import { changed } from '../changes';
+import { Emitter } from '../events';
 import { AppError } from '../errors';
 import { Provider, ProviderKind } from '../model/schemas';
 import type { Clock, Logger } from '../ports';
@@ -34,10 +35,12 @@ export class ProviderService {
   private clients = new Map<string, { url: string; client: LlmProvider }>();
   /** Last health check per provider: the trees show offline providers with the reason. */
   private readonly health = new Map<string, Health & { at: number }>();
+  private readonly healthEmitter = new Emitter<string>();
+  /** Fires a provider's id when it goes online or offline (or its offline reason changes). */
+  readonly onDidChangeHealth = this.healthEmitter.event;
 
   constructor(
     private readonly store: Store,
-    private readonly changes: ChangeBus,
     private readonly clock: Clock,
     private readonly log: Logger,
     private readonly secrets?: SecretStore,
@@ -60,8 +63,8 @@ export class ProviderService {
       tx.run('INSERT INTO providers (id, kind, name, base_url, max_concurrency, created_at) VALUES (?, ?, ?, ?, ?, ?)', [
         p.id, p.kind, p.name, p.baseUrl, p.maxConcurrency, p.createdAt,
       ]);
+      changed(tx, 'provider', 'created', p.id);
     });
-    this.changes.fire({ entity: 'provider', op: 'created', id: p.id, origin: 'local' });
     return p;
   }
 
@@ -70,9 +73,9 @@ export class ProviderService {
     next.baseUrl = next.baseUrl.replace(/\/+$/, '');
     this.store.mutate(tx => {
       tx.run('UPDATE providers SET kind = ?, name = ?, base_url = ?, max_concurrency = ? WHERE id = ?', [next.kind, next.name, next.baseUrl, next.maxConcurrency, id]);
+      changed(tx, 'provider', 'updated', id);
     });
     this.clients.delete(id);
-    this.changes.fire({ entity: 'provider', op: 'updated', id, origin: 'local' });
     return next;
   }
 
@@ -82,10 +85,10 @@ export class ProviderService {
       const user = tx.get<{ name: string }>('SELECT name FROM agents WHERE provider_id = ? LIMIT 1', [id]);
       if (user) throw new AppError('conflict', `Agent "${user.name}" uses ${p.name}. Move it to another provider first.`);
       tx.run('DELETE FROM providers WHERE id = ?', [id]);
+      changed(tx, 'provider', 'deleted', id);
     });
     this.clients.delete(id);
     void this.secrets?.delete(apiKeySecret(id));
-    this.changes.fire({ entity: 'provider', op: 'deleted', id, origin: 'local' });
   }
 
   async setApiKey(id: string, key: string | undefined): Promise<void> {
@@ -109,9 +112,15 @@ export class ProviderService {
 
   async check(id: string, signal: AbortSignal): Promise<Health> {
     const h = await this.client(id).health(signal);
-    this.health.set(id, { ...h, at: this.clock.now() });
-    this.changes.fire({ entity: 'provider', op: 'updated', id, origin: 'local' });
+    this.setHealth(id, h);
     return h;
+  }
+
+  /** Health is runtime state, not stored: it has its own event. */
+  setHealth(id: string, h: Health): void {
+    const before = this.health.get(id);
+    this.health.set(id, { ...h, at: this.clock.now() });
+    if (!before || before.ok !== h.ok || (!h.ok && !before.ok && before.reason !== h.reason)) this.healthEmitter.fire(id);
   }
 
   lastHealth(id: string): (Health & { at: number }) | undefined {

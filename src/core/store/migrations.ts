@@ -114,6 +114,27 @@ export const MIGRATIONS: readonly Migration[] = [
     description: 'which process runs a run (host:pid), to recover runs whose window died',
     statements: ['ALTER TABLE runs ADD COLUMN owner TEXT'],
   },
+  {
+    version: 4,
+    description: 'change log, run provider/model/error kind/resume, assignment reasons',
+    statements: [
+      // The exact change records of each mutation, so every window (and API clients resuming) gets deltas.
+      'CREATE TABLE change_log (seq INTEGER PRIMARY KEY, changes TEXT NOT NULL)',
+      // Which provider and model served a run: slots are counted from these rows, across windows.
+      'ALTER TABLE runs ADD COLUMN provider_id TEXT',
+      'ALTER TABLE runs ADD COLUMN model TEXT',
+      // A stable classification (model_not_found, unreachable, ...) so no front end matches text.
+      'ALTER TABLE runs ADD COLUMN error_kind TEXT',
+      // The interrupted run this one resumed from.
+      'ALTER TABLE runs ADD COLUMN resumed_from TEXT',
+      // Prompt tokens the server reported as served from its cache.
+      'ALTER TABLE runs ADD COLUMN cached_tokens INTEGER NOT NULL DEFAULT 0',
+      'CREATE INDEX runs_open ON runs(outcome, provider_id, model)',
+      // Why the scheduler (or the user) chose the assignee: shown on the task.
+      'ALTER TABLE tasks ADD COLUMN assign_reason TEXT',
+      'CREATE INDEX tasks_lease ON tasks(status, lease_expires_at)',
+    ],
+  },
 ];
 
 export const LATEST_SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1].version;

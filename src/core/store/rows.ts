@@ -84,6 +84,9 @@ export function taskFromRow(r: Row, dependsOn: string[]): Task {
     result: str(r.result),
     failureReason: str(r.failure_reason),
     attempts: num(r.attempts),
+    assignReason: str(r.assign_reason ?? null),
+    leaseOwner: str(r.lease_owner ?? null),
+    leaseExpiresAt: num(r.lease_expires_at ?? null),
     createdAt: num(r.created_at),
     updatedAt: num(r.updated_at),
     startedAt: num(r.started_at),
@@ -92,12 +95,13 @@ export function taskFromRow(r: Row, dependsOn: string[]): Task {
 }
 
 export const TASK_COLUMNS =
-  'id, title, description, required_skills, priority, status, assignee_id, parent_id, review_of, attachments, test_command, result, failure_reason, attempts, created_at, updated_at, started_at, completed_at';
+  'id, title, description, required_skills, priority, status, assignee_id, parent_id, review_of, attachments, test_command, result, failure_reason, attempts, assign_reason, lease_owner, lease_expires_at, created_at, updated_at, started_at, completed_at';
 
 export function taskToParams(t: Task): SqlValue[] {
   return [
     t.id, t.title, t.description, JSON.stringify(t.requiredSkills), t.priority, t.status, t.assigneeId, t.parentId,
-    t.reviewOf, JSON.stringify(t.attachments), t.testCommand, t.result, t.failureReason, t.attempts, t.createdAt, t.updatedAt,
+    t.reviewOf, JSON.stringify(t.attachments), t.testCommand, t.result, t.failureReason, t.attempts, t.assignReason, t.leaseOwner,
+    t.leaseExpiresAt, t.createdAt, t.updatedAt,
     t.startedAt, t.completedAt,
   ];
 }
@@ -120,7 +124,8 @@ export function runFromRow(r: Row): Run {
     id: r.id, taskId: r.task_id, agentId: r.agent_id, startedAt: num(r.started_at), endedAt: num(r.ended_at),
     outcome: r.outcome, reason: str(r.reason), steps: num(r.steps), promptTokens: num(r.prompt_tokens),
     completionTokens: num(r.completion_tokens), modelMs: num(r.model_ms), testsPassed: num(r.tests_passed),
-    testsFailed: num(r.tests_failed), transcript: str(r.transcript),
+    testsFailed: num(r.tests_failed), transcript: str(r.transcript), providerId: str(r.provider_id ?? null), model: str(r.model ?? null),
+    errorKind: str(r.error_kind ?? null), resumedFrom: str(r.resumed_from ?? null), cachedTokens: num(r.cached_tokens ?? 0),
   }, 'run');
 }
 

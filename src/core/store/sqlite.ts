@@ -21,7 +21,7 @@ import { AppError } from '../errors';
 import { Emitter, type Disposable } from '../events';
 import { nullLogger, type Logger } from '../ports';
 import { LATEST_SCHEMA_VERSION, MIGRATIONS, type Migration } from './migrations';
-import type { ReadApi, Row, SqlValue, Store, StoreChange, StoreOptions, WriteApi } from './types';
+import type { ChangeRecord, ReadApi, Row, SqlValue, Store, StoreChange, StoreOptions, WriteApi } from './types';
 import { FileLock } from './lock';
 import { completeLines, decodeEntry, encodeEntry, encodeHeader, openJournal, type OpenJournal, type Stmt } from './journal';
 import { StatementCache } from './statements';
@@ -30,6 +30,9 @@ import { configure, corrupt, loadSqlJs, newerSchema, openSnapshot, removeStaleTe
 
 const DEFAULT_COMPACT_AFTER = 4 * 1024 * 1024;
 const WATCH_DEBOUNCE_MS = 25;
+/** change_log keeps the records of about the last CHANGE_LOG_KEEP mutations. */
+const CHANGE_LOG_KEEP = 10_000;
+const CHANGE_LOG_PRUNE_EVERY = 1000;
 
 /**
  * Opens the store (loading sql.js once per process). `migrations` is only for tests; the app always
@@ -66,6 +69,8 @@ class SqliteStore implements Store {
   private fileSize = 0;
   private busy = false;
   private closed = false;
+  /** The last sequence number applied from another window whose line carried no change records. */
+  private lastUnrecorded = 0;
   private watcher: Disposable | undefined;
 
   readonly onDidChange = this.emitter.event;
@@ -174,8 +179,8 @@ class SqliteStore implements Store {
 
   mutate<T>(fn: (tx: WriteApi) => T): T {
     return this.locked('mutate', events => {
-      const { result, seq } = this.runLocked(fn);
-      if (seq !== undefined) events.push({ origin: 'local', seq });
+      const { result, seq, changes } = this.runLocked(fn);
+      if (seq !== undefined) events.push({ origin: 'local', seq, changes });
       if (this.offset > this.compactAfter) this.tryCompactLocked();
       if (seq !== undefined) this.scheduleIdleCompaction();
       return result;
@@ -274,17 +279,22 @@ class SqliteStore implements Store {
   }
 
   /** Lock held and journal caught up. BEGIN, fn, append the line, COMMIT: the line and the rows stand or fall together. */
-  private runLocked<T>(fn: (tx: WriteApi) => T): { result: T; seq?: number } {
+  private runLocked<T>(fn: (tx: WriteApi) => T): { result: T; seq?: number; changes: ChangeRecord[] } {
     const recorded: Stmt[] = [];
+    const changes: ChangeRecord[] = [];
     let open = true;
     const tx: WriteApi = {
       all: this.read.all,
       get: this.read.get,
       run: (sql, params = []) => {
         if (!open) throw new AppError('internal', 'A transaction object was used after its mutation ended.');
-        const changes = this.exec(sql, params);
+        const n = this.exec(sql, params);
         recorded.push([sql, [...params]]);
-        return { changes };
+        return { changes: n };
+      },
+      changed: record => {
+        if (!open) throw new AppError('internal', 'A transaction object was used after its mutation ended.');
+        changes.push({ ...record });
       },
     };
     this.db.exec('BEGIN');
@@ -294,6 +304,12 @@ class SqliteStore implements Store {
       if (result && typeof (result as { then?: unknown }).then === 'function') {
         throw new AppError('internal', 'Store.mutate() needs a synchronous function; awaiting inside a transaction would hold the lock across other windows.');
       }
+      if (changes.length) {
+        const seq = this.applied + 1;
+        tx.run('INSERT INTO change_log (seq, changes) VALUES (?, ?)', [seq, JSON.stringify(changes)]);
+        // Keep the log bounded: it serves catch-up and API clients resuming, not history.
+        if (seq % CHANGE_LOG_PRUNE_EVERY === 0) tx.run('DELETE FROM change_log WHERE seq <= ?', [seq - CHANGE_LOG_KEEP]);
+      }
     } catch (e) {
       this.rollback();
       throw e;
@@ -302,7 +318,7 @@ class SqliteStore implements Store {
     }
     if (recorded.length === 0) {
       this.db.exec('COMMIT');
-      return { result };
+      return { result, changes };
     }
     const seq = this.applied + 1;
     const line = Buffer.from(encodeEntry({ seq, stmts: recorded }));
@@ -322,7 +338,7 @@ class SqliteStore implements Store {
     this.offset += line.byteLength;
     this.fileSize = this.offset;
     this.applied = seq;
-    return { result, seq };
+    return { result, seq, changes };
   }
 
   private append(line: Buffer): void {
@@ -399,8 +415,26 @@ class SqliteStore implements Store {
       this.offset = this.headerLen;
     }
     this.readNewLines(st.ino === this.jino && st.dev === this.jdev ? st.size : undefined);
-    if (reloaded) events.push({ origin: 'reload', seq: this.applied });
-    else if (this.applied > before) events.push({ origin: 'external', seq: this.applied });
+    if (reloaded) events.push({ origin: 'reload', seq: this.applied, changes: [] });
+    else if (this.applied > before) events.push(...this.changesSince(before));
+  }
+
+  /**
+   * The change records of the mutations after `before`, one event per mutation, read from `change_log`
+   * (written in the same transactions). Lines from a version that records no changes become a 'reload'.
+   */
+  private changesSince(before: number): StoreChange[] {
+    const out: StoreChange[] = [];
+    try {
+      for (const r of this.all<{ seq: SqlValue; changes: SqlValue }>('SELECT seq, changes FROM change_log WHERE seq > ? ORDER BY seq', [before])) {
+        out.push({ origin: 'external', seq: Number(r.seq), changes: JSON.parse(String(r.changes)) as ChangeRecord[] });
+      }
+    } catch {
+      return [{ origin: 'reload', seq: this.applied, changes: [] }];
+    }
+    // A line without records (an older version's, or a mutation that named nothing): re-read everything.
+    if (this.lastUnrecorded > before) out.push({ origin: 'reload', seq: this.applied, changes: [] });
+    return out;
   }
 
   /** `knownSize`: a stat of this very inode taken under the lock, which saves an fstat per mutation. */
@@ -431,6 +465,7 @@ class SqliteStore implements Store {
     }
     if (entry.seq <= this.applied) return; // already in the snapshot (crash between snapshot and journal swap)
     if (entry.seq !== this.applied + 1) this.logger.warn(`storage: journal jumps from change #${this.applied} to #${entry.seq}`);
+    if (!entry.stmts.some(([sql]) => sql.startsWith('INSERT INTO change_log'))) this.lastUnrecorded = entry.seq;
     this.db.exec('BEGIN');
     try {
       for (const [sql, params] of entry.stmts) this.exec(sql, params);

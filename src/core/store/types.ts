@@ -12,13 +12,33 @@ export interface ReadApi {
 export interface WriteApi extends ReadApi {
   /** Runs one write statement; it is recorded in the journal and replayed verbatim by other windows. */
   run(sql: string, params?: readonly SqlValue[]): { changes: number };
+  /**
+   * Records what this mutation changed. The records are stored in the same transaction (table
+   * `change_log`, so other windows read the very same records after catching up) and published after
+   * COMMIT with the mutation's sequence number.
+   */
+  changed(record: ChangeRecord): void;
+}
+
+/** One entity a mutation created, updated or deleted. */
+export interface ChangeRecord {
+  entity: string;
+  op: 'created' | 'updated' | 'deleted';
+  id: string;
+  taskId?: string;
+  agentId?: string;
 }
 
 export interface StoreChange {
-  /** 'local': this process wrote it; 'external': caught up from another window's journal lines; 'reload': state was reloaded wholesale. */
+  /**
+   * 'local': this process wrote it; 'external': caught up from another window's journal line;
+   * 'reload': state was reloaded wholesale (or written by a version that records no changes): re-read everything.
+   */
   origin: 'local' | 'external' | 'reload';
-  /** Highest sequence number now applied. */
+  /** The mutation's sequence number (for 'reload': the highest now applied). */
   seq: number;
+  /** What the mutation changed, in the order it changed it (empty for 'reload'). */
+  changes: ChangeRecord[];
 }
 
 export interface StoreOptions {

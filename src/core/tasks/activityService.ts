@@ -1,7 +1,7 @@
 /** Task updates (the task's history) and agent-to-agent messages: append and list. */
 import { randomUUID } from 'node:crypto';
 import * as z from 'zod';
-import type { ChangeBus } from '../changes';
+import { changed } from '../changes';
 import { AppError } from '../errors';
 import { Id, Message, TaskUpdate, TaskUpdateKind } from '../model/schemas';
 import type { Clock } from '../ports';
@@ -27,7 +27,6 @@ const SendMessage = z.object({
 export class ActivityService {
   constructor(
     private readonly store: Store,
-    private readonly changes: ChangeBus,
     private readonly clock: Clock,
   ) {}
 
@@ -41,8 +40,8 @@ export class ActivityService {
       tx.run('INSERT INTO task_updates (id, task_id, agent_id, kind, body, created_at) VALUES (?, ?, ?, ?, ?, ?)', [
         u.id, u.taskId, u.agentId, u.kind, u.body, u.createdAt,
       ]);
+      changed(tx, 'update', 'created', u.id, { taskId: u.taskId });
     });
-    this.changes.fire({ entity: 'update', op: 'created', id: u.id, taskId: u.taskId, origin: 'local' });
     return u;
   }
 
@@ -64,8 +63,8 @@ export class ActivityService {
       tx.run('INSERT INTO messages (id, task_id, from_agent, to_agent, body, created_at, read_at) VALUES (?, ?, ?, ?, ?, ?, NULL)', [
         m.id, m.taskId, m.fromAgent, m.toAgent, m.body, m.createdAt,
       ]);
+      changed(tx, 'message', 'created', m.id, { taskId: m.taskId ?? undefined, agentId: m.toAgent ?? undefined });
     });
-    this.changes.fire({ entity: 'message', op: 'created', id: m.id, taskId: m.taskId ?? undefined, origin: 'local' });
     return m;
   }
 
@@ -88,8 +87,9 @@ export class ActivityService {
     if (!ids.length) return;
     const now = this.clock.now();
     this.store.mutate(tx => {
-      for (const id of ids) tx.run('UPDATE messages SET read_at = ? WHERE id = ? AND read_at IS NULL', [now, id]);
+      for (const id of ids) {
+        if (tx.run('UPDATE messages SET read_at = ? WHERE id = ? AND read_at IS NULL', [now, id]).changes) changed(tx, 'message', 'updated', id);
+      }
     });
-    for (const id of ids) this.changes.fire({ entity: 'message', op: 'updated', id, origin: 'local' });
   }
 }

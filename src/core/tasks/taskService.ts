@@ -5,7 +5,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import * as z from 'zod';
-import type { ChangeBus } from '../changes';
+import { changed } from '../changes';
 import { AppError } from '../errors';
 import { Attachment, Id, Priority, Skills, Task, TaskStatus } from '../model/schemas';
 import { assertTaskTransition } from '../model/transitions';
@@ -47,7 +47,6 @@ export interface TaskFilter {
 export class TaskService {
   constructor(
     private readonly store: Store,
-    private readonly changes: ChangeBus,
     private readonly clock: Clock,
     private readonly log: Logger,
   ) {}
@@ -101,6 +100,9 @@ export class TaskService {
       result: null,
       failureReason: null,
       attempts: 0,
+      assignReason: data.assigneeId ? 'assigned by hand' : null,
+      leaseOwner: null,
+      leaseExpiresAt: null,
       createdAt: now,
       updatedAt: now,
       startedAt: null,
@@ -113,10 +115,10 @@ export class TaskService {
       const params = taskToParams(task);
       tx.run(`INSERT INTO tasks (${TASK_COLUMNS}) VALUES (${placeholders(params.length)})`, params);
       for (const dep of task.dependsOn) tx.run('INSERT INTO task_deps (task_id, depends_on_id) VALUES (?, ?)', [task.id, dep]);
-      this.addUpdate(tx, task.id, 'status', `Created as ${task.status}`, now);
+      addUpdate(tx, task.id, 'status', `Created as ${task.status}`, now);
+      changed(tx, 'task', 'created', task.id);
     });
     this.log.info(`[tasks] created "${task.title}" (${task.status})`);
-    this.changes.fire({ entity: 'task', op: 'created', id: task.id, origin: 'local' });
     return task;
   }
 
@@ -134,14 +136,14 @@ export class TaskService {
       if (patch.dependsOn) {
         result.dependsOn = [...new Set(patch.dependsOn)];
         this.replaceDeps(tx, id, result.dependsOn);
-        result.status = this.settleBlocked(tx, result);
+        result.status = settleBlocked(tx, result);
       }
       tx.run(
         'UPDATE tasks SET title = ?, description = ?, required_skills = ?, priority = ?, attachments = ?, test_command = ?, status = ?, updated_at = ? WHERE id = ?',
         [result.title, result.description, JSON.stringify(result.requiredSkills), result.priority, JSON.stringify(result.attachments), result.testCommand, result.status, now, id],
       );
+      changed(tx, 'task', 'updated', id);
     });
-    this.changes.fire({ entity: 'task', op: 'updated', id, origin: 'local' });
     return result;
   }
 
@@ -155,10 +157,10 @@ export class TaskService {
       const dependents = tx.all<{ task_id: string }>('SELECT task_id FROM task_deps WHERE depends_on_id = ?', [id]);
       tx.run('DELETE FROM tasks WHERE id = ?', [id]);
       // A dependency that is gone no longer blocks anyone.
-      for (const d of dependents) this.unblockIfReady(tx, d.task_id, this.clock.now());
+      changed(tx, 'task', 'deleted', id);
+      for (const d of dependents) unblockIfReady(tx, d.task_id, this.clock.now());
     });
     this.log.info(`[tasks] deleted "${task.title}"`);
-    this.changes.fire({ entity: 'task', op: 'deleted', id, origin: 'local' });
     return task;
   }
 
@@ -172,62 +174,16 @@ export class TaskService {
   }
 
   /** Gives the task to an agent. A failed or cancelled task goes back to pending with it. */
-  assign(id: string, agentId: string | null): Task {
-    let task!: Task;
-    this.store.mutate(tx => {
-      task = mustRead(tx, id);
-      if (agentId) assertAgentExists(tx, agentId);
-      if (task.status === 'in_progress' || task.status === 'in_review' || task.status === 'completed') {
-        throw new AppError('conflict', `"${task.title}" is ${task.status.replace('_', ' ')}; it can be reassigned only when pending, blocked, failed or cancelled.`);
-      }
-      const now = this.clock.now();
-      let status: TaskStatus = task.status;
-      if (status === 'failed' || status === 'cancelled') {
-        assertTaskTransition(status, 'pending', task.title);
-        status = this.settleBlocked(tx, { ...task, status: 'pending' });
-      }
-      tx.run('UPDATE tasks SET assignee_id = ?, status = ?, failure_reason = CASE WHEN ? = status THEN failure_reason ELSE NULL END, updated_at = ? WHERE id = ?', [
-        agentId, status, status, now, id,
-      ]);
-      const name = agentId ? tx.get<{ name: string }>('SELECT name FROM agents WHERE id = ?', [agentId])?.name : null;
-      this.addUpdate(tx, id, 'status', name ? `Assigned to ${name}` : 'Unassigned', now);
-      task = { ...task, assigneeId: agentId, status, updatedAt: now };
-    });
-    this.changes.fire({ entity: 'task', op: 'updated', id, origin: 'local' });
-    return task;
+  assign(id: string, agentId: string | null, reason = 'assigned by hand'): Task {
+    return this.store.mutate(tx => assignTx(tx, id, agentId, agentId ? reason : null, this.clock.now()));
   }
 
   /**
    * The one general status change, guarded by the state machine under the lock. Lifecycle fields
    * (startedAt, completedAt, attempts) follow the status; a completed task unblocks its dependents.
    */
-  transition(id: string, to: TaskStatus, fields: Partial<Pick<Task, 'result' | 'failureReason' | 'completedAt' | 'assigneeId'>> = {}): Task {
-    let task!: Task;
-    this.store.mutate(tx => {
-      const current = mustRead(tx, id);
-      assertTaskTransition(current.status, to, current.title);
-      const now = this.clock.now();
-      task = { ...current, ...fields, status: to, updatedAt: now };
-      if (to === 'in_progress') {
-        task.startedAt = now;
-        task.attempts = current.attempts + 1;
-      }
-      if (to === 'completed' || to === 'failed' || to === 'cancelled') task.completedAt = now;
-      if (to === 'pending') task.status = this.settleBlocked(tx, task);
-      tx.run(
-        'UPDATE tasks SET status = ?, result = ?, failure_reason = ?, assignee_id = ?, attempts = ?, started_at = ?, completed_at = ?, updated_at = ? WHERE id = ?',
-        [task.status, task.result, task.failureReason, task.assigneeId, task.attempts, task.startedAt, task.completedAt, now, id],
-      );
-      const why = to === 'failed' || to === 'cancelled' ? `: ${task.failureReason ?? ''}` : '';
-      this.addUpdate(tx, id, 'status', `${current.status} → ${task.status}${why}`, now);
-      if (to === 'completed') {
-        for (const d of tx.all<{ task_id: string }>('SELECT task_id FROM task_deps WHERE depends_on_id = ?', [id])) {
-          this.unblockIfReady(tx, d.task_id, now);
-        }
-      }
-    });
-    this.changes.fire({ entity: 'task', op: 'updated', id, origin: 'local' });
-    return task;
+  transition(id: string, to: TaskStatus, fields: TransitionFields = {}): Task {
+    return this.store.mutate(tx => transitionTx(tx, id, to, fields, this.clock.now()));
   }
 
   /** Replaces a task's dependencies, refusing unknown tasks and cycles. */
@@ -247,40 +203,101 @@ export class TaskService {
     for (const dep of deps) tx.run('INSERT INTO task_deps (task_id, depends_on_id) VALUES (?, ?)', [id, dep]);
   }
 
-  /** pending <-> blocked according to the dependencies; other statuses are left alone. */
-  private settleBlocked(tx: ReadApi, task: Task): TaskStatus {
-    if (task.status !== 'pending' && task.status !== 'blocked') return task.status;
-    const open = tx.get(
-      `SELECT 1 AS x FROM task_deps d JOIN tasks t ON t.id = d.depends_on_id WHERE d.task_id = ? AND t.status <> 'completed' LIMIT 1`,
-      [task.id],
-    );
-    return open ? 'blocked' : 'pending';
-  }
+}
 
-  private unblockIfReady(tx: WriteApi, id: string, now: number): void {
-    const t = readTask(tx, id);
-    if (!t || t.status !== 'blocked') return;
-    if (this.settleBlocked(tx, t) === 'pending') {
-      tx.run(`UPDATE tasks SET status = 'pending', updated_at = ? WHERE id = ?`, [now, id]);
-      this.addUpdate(tx, id, 'status', 'blocked → pending: its dependencies are done', now);
+export type TransitionFields = Partial<Pick<Task, 'result' | 'failureReason' | 'completedAt' | 'assigneeId' | 'assignReason' | 'leaseOwner' | 'leaseExpiresAt'>>;
+
+/** Repository functions: they take the transaction, so one mutation can span several services. */
+export function assignTx(tx: WriteApi, id: string, agentId: string | null, reason: string | null, now: number): Task {
+  const task = mustRead(tx, id);
+  if (agentId) assertAgentExists(tx, agentId);
+  if (task.status === 'in_progress' || task.status === 'in_review' || task.status === 'completed') {
+    throw new AppError('conflict', `"${task.title}" is ${task.status.replace('_', ' ')}; it can be reassigned only when pending, blocked, failed or cancelled.`);
+  }
+  let status: TaskStatus = task.status;
+  if (status === 'failed' || status === 'cancelled') {
+    assertTaskTransition(status, 'pending', task.title);
+    status = settleBlocked(tx, { ...task, status: 'pending' });
+  }
+  tx.run(
+    'UPDATE tasks SET assignee_id = ?, assign_reason = ?, status = ?, failure_reason = CASE WHEN ? = status THEN failure_reason ELSE NULL END, updated_at = ? WHERE id = ?',
+    [agentId, reason, status, status, now, id],
+  );
+  const name = agentId ? tx.get<{ name: string }>('SELECT name FROM agents WHERE id = ?', [agentId])?.name : null;
+  addUpdate(tx, id, 'status', name ? `Assigned to ${name}${reason && reason !== 'assigned by hand' ? `: ${reason}` : ''}` : 'Unassigned', now);
+  changed(tx, 'task', 'updated', id);
+  return { ...task, assigneeId: agentId, assignReason: reason, status, updatedAt: now };
+}
+
+/**
+ * The one general status change, guarded by the state machine. Lifecycle fields (startedAt, completedAt,
+ * attempts, lease) follow the status; a completed task unblocks its dependents, and says so.
+ */
+export function transitionTx(tx: WriteApi, id: string, to: TaskStatus, fields: TransitionFields, now: number, note?: string): Task {
+  const current = mustRead(tx, id);
+  assertTaskTransition(current.status, to, current.title);
+  const task: Task = { ...current, ...fields, status: to, updatedAt: now };
+  if (to === 'in_progress') {
+    task.startedAt = now;
+    task.attempts = current.attempts + 1;
+  } else if (!('leaseOwner' in fields)) {
+    // Only a running task holds a lease.
+    task.leaseOwner = null;
+    task.leaseExpiresAt = null;
+  }
+  if (to === 'completed' || to === 'failed' || to === 'cancelled') task.completedAt = now;
+  if (to === 'pending') task.status = settleBlocked(tx, task);
+  tx.run(
+    `UPDATE tasks SET status = ?, result = ?, failure_reason = ?, assignee_id = ?, assign_reason = ?, attempts = ?, lease_owner = ?, lease_expires_at = ?,
+       started_at = ?, completed_at = ?, updated_at = ? WHERE id = ?`,
+    [task.status, task.result, task.failureReason, task.assigneeId, task.assignReason, task.attempts, task.leaseOwner, task.leaseExpiresAt,
+      task.startedAt, task.completedAt, now, id],
+  );
+  const why = to === 'failed' || to === 'cancelled' ? `: ${task.failureReason ?? ''}` : note ? `: ${note}` : '';
+  addUpdate(tx, id, 'status', `${current.status} → ${task.status}${why}`, now);
+  changed(tx, 'task', 'updated', id);
+  if (to === 'completed') {
+    for (const d of tx.all<{ task_id: string }>('SELECT task_id FROM task_deps WHERE depends_on_id = ?', [id])) {
+      unblockIfReady(tx, d.task_id, now);
     }
   }
+  return task;
+}
 
-  private addUpdate(tx: WriteApi, taskId: string, kind: string, body: string, now: number): void {
-    tx.run('INSERT INTO task_updates (id, task_id, agent_id, kind, body, created_at) VALUES (?, ?, NULL, ?, ?, ?)', [
-      randomUUID(), taskId, kind, body, now,
-    ]);
+/** pending <-> blocked according to the dependencies; other statuses are left alone. */
+export function settleBlocked(tx: ReadApi, task: Pick<Task, 'id' | 'status'>): TaskStatus {
+  if (task.status !== 'pending' && task.status !== 'blocked') return task.status;
+  const open = tx.get(
+    `SELECT 1 AS x FROM task_deps d JOIN tasks t ON t.id = d.depends_on_id WHERE d.task_id = ? AND t.status <> 'completed' LIMIT 1`,
+    [task.id],
+  );
+  return open ? 'blocked' : 'pending';
+}
+
+function unblockIfReady(tx: WriteApi, id: string, now: number): void {
+  const t = readTask(tx, id);
+  if (!t || t.status !== 'blocked') return;
+  if (settleBlocked(tx, t) === 'pending') {
+    tx.run(`UPDATE tasks SET status = 'pending', updated_at = ? WHERE id = ?`, [now, id]);
+    addUpdate(tx, id, 'status', 'blocked → pending: its dependencies are done', now);
+    changed(tx, 'task', 'updated', id);
   }
 }
 
-function readTask(db: ReadApi, id: string): Task | undefined {
+export function addUpdate(tx: WriteApi, taskId: string, kind: string, body: string, now: number, agentId: string | null = null): void {
+  const id = randomUUID();
+  tx.run('INSERT INTO task_updates (id, task_id, agent_id, kind, body, created_at) VALUES (?, ?, ?, ?, ?, ?)', [id, taskId, agentId, kind, body, now]);
+  changed(tx, 'update', 'created', id, { taskId });
+}
+
+export function readTask(db: ReadApi, id: string): Task | undefined {
   const row = db.get(`SELECT ${TASK_COLUMNS} FROM tasks WHERE id = ?`, [id]);
   if (!row) return undefined;
   const deps = db.all<{ depends_on_id: string }>('SELECT depends_on_id FROM task_deps WHERE task_id = ?', [id]).map(r => r.depends_on_id);
   return taskFromRow(row, deps);
 }
 
-function mustRead(db: ReadApi, id: string): Task {
+export function mustRead(db: ReadApi, id: string): Task {
   const t = readTask(db, id);
   if (!t) throw notFound(id);
   return t;

@@ -5,7 +5,6 @@ import { AppError } from '../../core/errors';
 import { AgentName, AgentSettings, ModelName, Role, Skills, describeZodError, type Agent } from '../../core/model/schemas';
 import { definedOnly } from '../../core/util';
 import { BACK, presetStep, runSteps, textStep, type PresetItem, type Prompter } from '../input';
-import type { AgentNode } from '../trees/agentsTree';
 
 interface RolePreset extends PresetItem {
   skills?: string[];
@@ -117,9 +116,9 @@ export class AgentFlows {
     return agent;
   }
 
-  async edit(node?: AgentNode): Promise<Agent | undefined> {
+  async edit(id?: string): Promise<Agent | undefined> {
     const core = await this.core();
-    const agent = (node && core.agents.get(node.agent.id)) ?? (await this.pickAgent(core, 'Edit Agent'));
+    const agent = (id ? core.agents.get(id) : undefined) ?? (await this.pickAgent(core, 'Edit Agent'));
     if (!agent) return undefined;
     const title = `Edit Agent: ${agent.name}`;
     const st = agent.settings;
@@ -174,9 +173,9 @@ export class AgentFlows {
     return core.agents.edit(agent.id, field.key === 'skills' ? { skills: parseSkills(value) } : { [field.key]: value });
   }
 
-  async delete(node?: AgentNode): Promise<boolean> {
+  async delete(id?: string): Promise<boolean> {
     const core = await this.core();
-    const agent = (node && core.agents.get(node.agent.id)) ?? (await this.pickAgent(core, 'Delete Agent'));
+    const agent = (id ? core.agents.get(id) : undefined) ?? (await this.pickAgent(core, 'Delete Agent'));
     if (!agent) return false;
     const yes = await this.prompter.confirm(`Delete agent "${agent.name}"?`, 'Delete', `Its folder ${agent.workspace}/ stays on disk; its tasks become unassigned.`);
     if (!yes) return false;
@@ -184,15 +183,15 @@ export class AgentFlows {
     return true;
   }
 
-  async setEnabled(node: AgentNode | undefined, enabled: boolean): Promise<Agent | undefined> {
+  async setEnabled(id: string | undefined, enabled: boolean): Promise<Agent | undefined> {
     const core = await this.core();
-    const agent = (node && core.agents.get(node.agent.id)) ?? (await this.pickAgent(core, enabled ? 'Enable Agent' : 'Disable Agent', a => a.enabled !== enabled));
+    const agent = (id ? core.agents.get(id) : undefined) ?? (await this.pickAgent(core, enabled ? 'Enable Agent' : 'Disable Agent', a => a.enabled !== enabled));
     return agent && core.agents.setEnabled(agent.id, enabled);
   }
 
-  async openWorkspace(node?: AgentNode): Promise<vscode.Uri | undefined> {
+  async openWorkspace(id?: string): Promise<vscode.Uri | undefined> {
     const core = await this.core();
-    const agent = (node && core.agents.get(node.agent.id)) ?? (await this.pickAgent(core, 'Open Agent Workspace'));
+    const agent = (id ? core.agents.get(id) : undefined) ?? (await this.pickAgent(core, 'Open Agent Workspace'));
     if (!agent) return undefined;
     const folder = vscode.Uri.file(await core.agents.ensureFolder(agent)); // recreated if the user deleted it
     await vscode.commands.executeCommand('revealInExplorer', folder);

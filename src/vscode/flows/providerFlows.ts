@@ -5,7 +5,6 @@ import { AppError } from '../../core/errors';
 import { Provider } from '../../core/model/schemas';
 import { OllamaProvider, type PullProgress } from '../../core/providers';
 import { pickStep, runSteps, textStep, type Prompter } from '../input';
-import type { ProviderNode } from '../trees/providersTree';
 import { validator } from './agentFlows';
 
 const KINDS = [
@@ -33,14 +32,14 @@ export class ProviderFlows {
     ]);
     if (!ok) return undefined;
     const p = core.providers.create({ kind: s.kind.serverKind, name: s.name, baseUrl: s.url, maxConcurrency: Number(s.concurrency) });
-    if (p.kind === 'openai') await this.setApiKey({ kind: 'provider', provider: p });
-    void this.test({ kind: 'provider', provider: p });
+    if (p.kind === 'openai') await this.setApiKey(p.id);
+    void this.test(p.id);
     return p;
   }
 
-  async edit(node?: ProviderNode): Promise<Provider | undefined> {
+  async edit(id?: string): Promise<Provider | undefined> {
     const core = await this.core();
-    const p = (node && core.providers.get(node.provider.id)) ?? (await this.pick(core, 'Edit Model Provider'));
+    const p = (id ? core.providers.get(id) : undefined) ?? (await this.pick(core, 'Edit Model Provider'));
     if (!p) return undefined;
     const fields = [
       { label: 'Name', description: p.name, key: 'name' as const },
@@ -51,29 +50,29 @@ export class ProviderFlows {
     const f = await this.prompter.pick(fields, { title: `Edit ${p.name}`, placeholder: 'What do you want to change?' });
     if (typeof f !== 'object') return undefined;
     if (f.key === 'apiKey') {
-      await this.setApiKey({ kind: 'provider', provider: p });
+      await this.setApiKey(p.id);
       return p;
     }
     const validate = f.key === 'maxConcurrency' ? CONCURRENCY : validator(Provider.shape[f.key]);
     const v = await this.prompter.input({ title: `Edit ${p.name}`, prompt: f.label, value: String(p[f.key]), validate });
     if (typeof v !== 'string') return undefined;
     const next = core.providers.edit(p.id, { [f.key]: f.key === 'maxConcurrency' ? Number(v) : v });
-    if (f.key === 'baseUrl') void this.test({ kind: 'provider', provider: next });
+    if (f.key === 'baseUrl') void this.test(next.id);
     return next;
   }
 
-  async remove(node?: ProviderNode): Promise<boolean> {
+  async remove(id?: string): Promise<boolean> {
     const core = await this.core();
-    const p = (node && core.providers.get(node.provider.id)) ?? (await this.pick(core, 'Remove Model Provider'));
+    const p = (id ? core.providers.get(id) : undefined) ?? (await this.pick(core, 'Remove Model Provider'));
     if (!p) return false;
     if (!(await this.prompter.confirm(`Remove ${p.name}?`, 'Remove', 'Agents using it must be moved to another provider first.'))) return false;
     core.providers.delete(p.id);
     return true;
   }
 
-  async setApiKey(node?: ProviderNode): Promise<void> {
+  async setApiKey(id?: string): Promise<void> {
     const core = await this.core();
-    const p = (node && core.providers.get(node.provider.id)) ?? (await this.pick(core, 'Set API Key'));
+    const p = (id ? core.providers.get(id) : undefined) ?? (await this.pick(core, 'Set API Key'));
     if (!p) return;
     const key = await this.prompter.input({
       title: `API key for ${p.name}`,
@@ -85,9 +84,9 @@ export class ProviderFlows {
   }
 
   /** Checks the connection, with progress; the Providers view shows the result. */
-  async test(node?: ProviderNode): Promise<boolean> {
+  async test(id?: string): Promise<boolean> {
     const core = await this.core();
-    const p = (node && core.providers.get(node.provider.id)) ?? (await this.pick(core, 'Test Connection'));
+    const p = (id ? core.providers.get(id) : undefined) ?? (await this.pick(core, 'Test Connection'));
     if (!p) return false;
     const h = await vscode.window.withProgress({ location: vscode.ProgressLocation.Window, title: `Checking ${p.name}…` }, () =>
       core.providers.check(p.id, AbortSignal.timeout(15_000)),
@@ -97,9 +96,9 @@ export class ProviderFlows {
     return h.ok;
   }
 
-  async listModels(node?: ProviderNode): Promise<string | undefined> {
+  async listModels(id?: string): Promise<string | undefined> {
     const core = await this.core();
-    const p = (node && core.providers.get(node.provider.id)) ?? (await this.pick(core, 'List Models'));
+    const p = (id ? core.providers.get(id) : undefined) ?? (await this.pick(core, 'List Models'));
     if (!p) return undefined;
     const models = await core.providers.client(p.id).listModels(AbortSignal.timeout(30_000));
     const items = models.map(m => ({ label: m.name, description: [m.parameterSize, m.quantization].filter(Boolean).join(' · '), detail: m.sizeBytes ? `${(m.sizeBytes / 1e9).toFixed(1)} GB` : undefined }));

@@ -6,104 +6,71 @@ import * as vscode from 'vscode';
 import type { Core } from '../../core';
 import { AppError } from '../../core/errors';
 import type { LoopEvent } from '../../core/loop/agentLoop';
-import type { RunHost } from '../../core/loop/runService';
+import { RUN_ERROR_KINDS } from '../../core/app/application';
+import type { RequestOptions } from '../../core/scheduling/scheduler';
 import type { Agent, Run, Task } from '../../core/model/schemas';
-import type { Config } from '../config';
 import type { Prompter } from '../input';
-import type { AgentNode } from '../trees/agentsTree';
-import type { TaskNode } from '../trees/tasksTree';
 
 export class RunFlows implements vscode.Disposable {
   private readonly channels = new Map<string, vscode.OutputChannel>();
-  private readonly running = new Map<string, AbortController>();
 
   constructor(
     private readonly core: () => Promise<Core>,
     private readonly prompter: Prompter,
-    private readonly config: Config,
   ) {}
 
   /** Runs the task's agent on it (asking for an agent first if it has none). */
-  async runTask(node?: TaskNode): Promise<Run | undefined> {
+  async runTask(taskId?: string): Promise<Run | undefined> {
     const core = await this.core();
-    let task = node?.kind === 'task' ? core.tasks.get(node.task.id) : await this.pickTask(core);
+    let task = taskId ? core.tasks.get(taskId) : await this.pickTask(core);
     if (!task) return undefined;
     if (!task.assigneeId) {
-      task = (await vscode.commands.executeCommand<Task | undefined>('ai2ai.assignTask', { kind: 'task', task })) ?? undefined;
+      task = (await vscode.commands.executeCommand<Task | undefined>('ai2ai.assignTask', task.id)) ?? undefined;
       if (!task?.assigneeId) return undefined;
     }
-    if (task.status === 'failed' || task.status === 'cancelled') task = core.tasks.retry(task.id);
-    return this.run(core, task, core.agents.get(task.assigneeId!));
+    return this.run(core, task, core.agents.get(task.assigneeId!), opts => core.app.runTask(task!.id, opts));
   }
 
   /** Starts an agent on its most urgent pending task. */
-  async startAgent(node?: AgentNode): Promise<Run | undefined> {
+  async startAgent(agentId?: string): Promise<Run | undefined> {
     const core = await this.core();
-    const agent = (node && core.agents.get(node.agent.id)) ?? (await this.pickAgent(core));
+    const agent = agentId ? core.agents.get(agentId) : await this.pickAgent(core);
     if (!agent) return undefined;
-    const next = core.tasks.list({ status: ['pending'], assigneeId: agent.id })[0];
+    const next = core.app.nextTaskFor(agent.id);
     if (!next) {
       void vscode.window.showInformationMessage(`${agent.name} has no pending task. Assign one to it first.`, 'Assign Task').then(a => a && vscode.commands.executeCommand('ai2ai.assignTask'));
       return undefined;
     }
-    return this.run(core, next, agent);
+    return this.run(core, next, agent, opts => core.app.startAgent(agent.id, opts));
   }
 
-  /** Cancels a running task's run (from the tree or the palette). */
-  stop(taskId: string): boolean {
-    const ac = this.running.get(taskId);
-    ac?.abort();
-    return !!ac;
-  }
-
-  isRunning(taskId: string): boolean {
-    return this.running.has(taskId);
-  }
-
-  private run(core: Core, task: Task, agent: Agent): Promise<Run> {
+  private run(core: Core, task: Task, agent: Agent, start: (opts: RequestOptions) => Promise<Run>): Promise<Run> {
     const out = this.channel(agent);
     out.clear();
     out.appendLine(`# ${agent.name} (${agent.model}) on "${task.title}": ${new Date().toLocaleString()}`);
-    const ac = new AbortController();
-    this.running.set(task.id, ac);
     return Promise.resolve(
       vscode.window.withProgress(
         { location: vscode.ProgressLocation.Notification, title: `AI2AI: ${agent.name} · ${task.title}`, cancellable: true },
         async (progress, token) => {
-          token.onCancellationRequested(() => ac.abort());
+          // The progress's Cancel is the same cancel as everywhere: the task ends cancelled.
+          token.onCancellationRequested(() => {
+            try {
+              core.app.cancel(task.id);
+            } catch {
+              // already finished or cancelled
+            }
+          });
           progress.report({ message: 'starting…' });
-          try {
-            const run = await core.runs.run(task.id, {
-              signal: ac.signal,
-              host: this.host(),
-              budgets: this.config.budgets(),
-              onEvent: e => this.show(e, out, progress),
-            });
-            out.appendLine(`\n# ${run.outcome}${run.reason ? `: ${run.reason}` : ''} (${run.steps} steps, ${run.promptTokens + run.completionTokens} tokens)`);
-            this.notify(run, task, agent, out);
-            return run;
-          } finally {
-            this.running.delete(task.id);
-          }
+          const run = await start({
+            onEvent: e => this.show(e, out, progress),
+            onWait: why => progress.report({ message: why }),
+          });
+          out.appendLine(`\n# ${run.outcome}${run.reason ? `: ${run.reason}` : ''} (${run.steps} steps, ${run.promptTokens + run.completionTokens} tokens)`);
+          this.notify(run, task, agent, out);
+          return run;
         },
       ),
     );
-  }
-
-  private host(): RunHost {
-    return {
-      trusted: () => vscode.workspace.isTrusted,
-      allowlist: () => this.config.settings.commands.allowlist,
-      approve: async command => {
-        const run = 'Run';
-        const answer = await vscode.window.showWarningMessage(
-          `An AI2AI agent wants to run a command in its folder:`,
-          { modal: true, detail: `${command}\n\nAdd commands you trust to the setting ai2ai.commands.allowlist to run them without asking.` },
-          run,
-        );
-        return answer === run;
-      },
-    };
   }
 
   private show(e: LoopEvent, out: vscode.OutputChannel, progress: vscode.Progress<{ message?: string }>): void {
@@ -141,12 +108,15 @@ export class RunFlows implements vscode.Disposable {
     const show = 'Show Transcript';
     if (run.outcome === 'completed') {
       void vscode.window.showInformationMessage(`${agent.name} completed "${task.title}" (${run.testsPassed} tests passing).`, show).then(a => a && out.show());
+    } else if (run.outcome === 'interrupted') {
+      void vscode.window.showInformationMessage(`"${task.title}" was interrupted and is back in the queue; its next run resumes where it stopped.`);
     } else if (run.outcome !== 'cancelled') {
       const msg = `${agent.name} did not finish "${task.title}": ${run.reason ?? run.outcome}`;
-      const pull = /pull/i.test(run.reason ?? '') ? 'Pull Model' : undefined;
-      void vscode.window.showWarningMessage(msg, ...(pull ? [pull] : []), show).then(a => {
+      // Offered only for a missing model, decided by the run's error kind; a dismissed message does nothing.
+      const actions = run.errorKind === RUN_ERROR_KINDS.modelNotFound && run.providerId ? ['Pull Model…', show] : [show];
+      void vscode.window.showWarningMessage(msg, ...actions).then(a => {
         if (a === show) out.show();
-        if (a === pull) void vscode.commands.executeCommand('ai2ai.pullModel', agent.model, agent.providerId);
+        else if (a === 'Pull Model…') void vscode.commands.executeCommand('ai2ai.pullModel', agent.model, run.providerId);
       });
     }
   }
@@ -177,7 +147,6 @@ export class RunFlows implements vscode.Disposable {
   }
 
   dispose(): void {
-    for (const ac of this.running.values()) ac.abort();
     for (const c of this.channels.values()) c.dispose();
   }
 }

@@ -3,9 +3,9 @@ import * as vscode from 'vscode';
 import type { Core } from '../../core';
 import { PRIORITY_LABELS, Task, type Agent } from '../../core/model/schemas';
 import { rankAgents } from '../../core/scheduling/match';
+import { canTransitionTask } from '../../core/model/transitions';
 import { pickStep, runSteps, textStep, type Prompter } from '../input';
 import { TaskDocuments } from '../taskDocuments';
-import type { TaskNode } from '../trees/tasksTree';
 import { parseSkills, skillsValidator, validator } from './agentFlows';
 
 const PRIORITIES = PRIORITY_LABELS.map((label, priority) => ({ label, priority, description: priority === 1 ? 'default' : undefined }));
@@ -48,9 +48,9 @@ export class TaskFlows {
     return core.tasks.create({ title: s.title, description: s.description, requiredSkills: parseSkills(s.skills), priority: s.priority, assigneeId: s.assignee });
   }
 
-  async edit(node?: TaskNode): Promise<Task | undefined> {
+  async edit(id?: string): Promise<Task | undefined> {
     const core = await this.core();
-    const task = taskOf(core, node) ?? (await this.pickTask(core, 'Edit Task'));
+    const task = taskOf(core, id) ?? (await this.pickTask(core, 'Edit Task'));
     if (!task) return undefined;
     const title = `Edit Task: ${task.title}`;
     const fields = [
@@ -89,50 +89,57 @@ export class TaskFlows {
   }
 
   /** Opens the task's live, read-only report: details, history, messages, runs. */
-  async show(node?: TaskNode): Promise<vscode.TextEditor | undefined> {
+  async show(id?: string): Promise<vscode.TextEditor | undefined> {
     const core = await this.core();
-    const task = taskOf(core, node) ?? (await this.pickTask(core, 'Show Task Details'));
+    const task = taskOf(core, id) ?? (await this.pickTask(core, 'Show Task Details'));
     if (!task) return undefined;
     const doc = await vscode.workspace.openTextDocument(TaskDocuments.uri(task.id));
     return vscode.window.showTextDocument(doc, { preview: true });
   }
 
-  async delete(node?: TaskNode): Promise<boolean> {
+  async delete(id?: string): Promise<boolean> {
     const core = await this.core();
-    const task = taskOf(core, node) ?? (await this.pickTask(core, 'Delete Task'));
+    const task = taskOf(core, id) ?? (await this.pickTask(core, 'Delete Task'));
     if (!task) return false;
     if (!(await this.prompter.confirm(`Delete task "${task.title}"?`, 'Delete', 'Its history and messages are deleted with it.'))) return false;
     core.tasks.delete(task.id);
     return true;
   }
 
-  async cancel(node?: TaskNode): Promise<Task | undefined> {
+  async cancel(id?: string): Promise<Task | undefined> {
     const core = await this.core();
-    const task = taskOf(core, node) ?? (await this.pickTask(core, 'Cancel Task', t => ['pending', 'blocked', 'in_progress', 'in_review'].includes(t.status)));
-    return task && core.tasks.cancel(task.id);
+    const task = taskOf(core, id) ?? (await this.pickTask(core, 'Cancel Task', t => canTransitionTask(t.status, 'cancelled') && t.status !== 'failed'));
+    return task && core.app.cancel(task.id);
   }
 
-  async retry(node?: TaskNode): Promise<Task | undefined> {
+  async retry(id?: string): Promise<Task | undefined> {
     const core = await this.core();
-    const task = taskOf(core, node) ?? (await this.pickTask(core, 'Retry Task', t => t.status === 'failed' || t.status === 'cancelled'));
-    return task && core.tasks.retry(task.id);
+    const task = taskOf(core, id) ?? (await this.pickTask(core, 'Retry Task', t => t.status !== 'in_progress' && t.status !== 'in_review' && canTransitionTask(t.status, 'pending')));
+    return task && core.app.retry(task.id);
   }
 
-  async assign(node?: TaskNode, agentId?: string): Promise<Task | undefined> {
+  async assign(id?: string, agentId?: string): Promise<Task | undefined> {
     const core = await this.core();
-    const task = taskOf(core, node) ?? (await this.pickTask(core, 'Assign Task', t => ['pending', 'blocked', 'failed', 'cancelled'].includes(t.status)));
+    const task = taskOf(core, id) ?? (await this.pickTask(core, 'Assign Task', t => t.status !== 'in_progress' && t.status !== 'in_review' && t.status !== 'completed'));
     if (!task) return undefined;
-    if (agentId) return core.tasks.assign(task.id, agentId);
-    const ranked = rankAgents(core.agents.list(), task);
+    if (agentId) return core.app.assign(task.id, agentId);
+    // Ranked by the scheduler's own score, with its reasons; disabled agents are marked and last.
+    const ranked = core.app.rankAgents(task.id).sort((a, b) => Number(b.agent.enabled) - Number(a.agent.enabled));
     if (!ranked.length) {
       void vscode.window.showInformationMessage('There is no agent to assign it to. Create one first.', 'Create Agent').then(a => a && vscode.commands.executeCommand('ai2ai.createAgent'));
       return undefined;
     }
-    const items: Array<vscode.QuickPickItem & { agentId: string | null }> = ranked.map(({ agent, match }) => agentItem(agent, match));
+    const items: Array<vscode.QuickPickItem & { agentId: string | null; reason?: string }> = ranked.map(s => ({
+      label: s.agent.name,
+      description: `${s.agent.role} · ${s.agent.model} · ${s.agent.enabled ? s.agent.status : 'disabled'}`,
+      detail: s.reasons.join(' · '),
+      agentId: s.agent.id,
+      reason: s.reasons.join(', '),
+    }));
     if (task.assigneeId) items.push({ label: 'Unassign', description: '', detail: 'Leave it on the board without an agent', agentId: null });
-    const v = await this.prompter.pick(items, { title: `Assign "${task.title}"`, placeholder: 'Best matches first (skills, then availability)' });
+    const v = await this.prompter.pick(items, { title: `Assign "${task.title}"`, placeholder: 'Best first: skills, past results on them, model loaded, queue' });
     if (typeof v !== 'object') return undefined;
-    return core.tasks.assign(task.id, v.agentId);
+    return core.app.assign(task.id, v.agentId, v.reason ? `chosen by hand: ${v.reason}` : undefined);
   }
 
   private async pickTask(core: Core, title: string, filter: (t: Task) => boolean = () => true): Promise<Task | undefined> {
@@ -147,9 +154,9 @@ export class TaskFlows {
   }
 }
 
-/** The task a tree node names, read again: the node may be older than the last change (or another window's). */
-function taskOf(core: Core, node?: TaskNode): Task | undefined {
-  return node?.kind === 'task' ? core.tasks.get(node.task.id) : undefined;
+/** The task an id names, read now: a tree node's copy may be older than the last change (or another window's). */
+function taskOf(core: Core, id?: string): Task | undefined {
+  return id ? core.tasks.get(id) : undefined;
 }
 
 function agentItem(agent: Agent, match: ReturnType<typeof rankAgents>[number]['match']): vscode.QuickPickItem & { agentId: string } {

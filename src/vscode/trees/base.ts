@@ -19,13 +19,20 @@ export abstract class TreeBase<T> implements vscode.TreeDataProvider<T>, vscode.
   attach(core: Core): void {
     this.core = core;
     this.sub?.dispose();
-    this.sub = core.changes.event(c => {
-      if (c.entity === 'all' || this.cares(c.entity)) this.refresh();
-    });
+    this.sub = vscode.Disposable.from(
+      core.changes.event(c => {
+        if (c.origin === 'reload' || c.changes.some(x => this.cares(x.entity))) this.refresh();
+      }),
+      ...this.moreEvents(core).map(e => e(() => this.refresh())),
+    );
     this.refreshNow();
   }
 
   protected abstract cares(entity: string): boolean;
+  /** Other events that change what the tree shows (the queue, provider health). */
+  protected moreEvents(_core: Core): Array<(listener: () => void) => { dispose(): void }> {
+    return [];
+  }
   abstract getTreeItem(element: T): vscode.TreeItem;
   abstract getChildren(element?: T): vscode.ProviderResult<T[]>;
 

@@ -1,5 +1,6 @@
 /** The Providers view: each model server with its kind, URL and last health check. */
 import * as vscode from 'vscode';
+import type { Core } from '../../core';
 import type { Provider } from '../../core/model/schemas';
 import { TreeBase } from './base';
 
@@ -8,6 +9,10 @@ export type ProviderNode = { kind: 'provider'; provider: Provider };
 export class ProvidersTree extends TreeBase<ProviderNode> {
   protected cares(entity: string): boolean {
     return entity === 'provider';
+  }
+
+  protected override moreEvents(core: Core) {
+    return [core.providers.onDidChangeHealth];
   }
 
   getChildren(element?: ProviderNode): ProviderNode[] {

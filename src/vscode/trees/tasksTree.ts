@@ -1,6 +1,7 @@
 /** The Tasks view: tasks grouped by status (with counts), each showing assignee and priority. */
 import * as vscode from 'vscode';
 import { PRIORITY_LABELS, type Agent, type Task, type TaskStatus } from '../../core/model/schemas';
+import type { Core } from '../../core';
 import { TreeBase, relativeTime } from './base';
 
 export type TaskNode = { kind: 'group'; status: TaskStatus; count: number } | { kind: 'task'; task: Task; assignee?: Agent };
@@ -33,6 +34,10 @@ export class TasksTree extends TreeBase<TaskNode> {
 
   protected cares(entity: string): boolean {
     return entity === 'task' || entity === 'agent';
+  }
+
+  protected override moreEvents(core: Core) {
+    return [core.scheduler.onDidChangeQueue];
   }
 
   protected override invalidate(): void {
@@ -79,7 +84,8 @@ export class TasksTree extends TreeBase<TaskNode> {
     const item = new vscode.TreeItem(t.title, vscode.TreeItemCollapsibleState.None);
     item.id = `task:${t.id}`;
     const who = node.assignee ? `@${node.assignee.name}` : 'unassigned';
-    item.description = `${who} · ${PRIORITY_LABELS[t.priority]}`;
+    const queue = t.status === 'pending' ? this.core?.scheduler.queueInfo(t.id) : undefined;
+    item.description = `${who} · ${PRIORITY_LABELS[t.priority]}${queue ? ` · ${queue}` : ''}`;
     item.iconPath = STATUS_ICON[t.status];
     item.contextValue = `task.${t.status}`;
     item.command = { command: 'ai2ai.showTask', title: 'Show Task Details', arguments: [node] };
@@ -87,6 +93,8 @@ export class TasksTree extends TreeBase<TaskNode> {
     const md = new vscode.MarkdownString();
     md.appendText(t.title);
     md.appendMarkdown(`\n\n**${GROUP_LABEL[t.status]}** · priority ${PRIORITY_LABELS[t.priority]} · ${who} · created ${relativeTime(t.createdAt)}`);
+    if (queue) md.appendMarkdown('\n\n').appendText(`Waiting: ${queue}`);
+    if (t.assignReason && node.assignee) md.appendMarkdown('\n\n').appendText(`Why ${node.assignee.name}: ${t.assignReason}`);
     if (t.requiredSkills.length) md.appendMarkdown(`\n\nSkills: ${t.requiredSkills.join(', ')}`);
     if (t.dependsOn.length) md.appendMarkdown(`\n\nWaits for ${t.dependsOn.length} other task(s)`);
     if (t.description) md.appendMarkdown('\n\n---\n\n').appendText(t.description.slice(0, 1000));

@@ -19,7 +19,9 @@ describe('AgentService', () => {
     assert.equal(a.status, 'ready');
     for (const sub of ['src', 'tests', 'docs']) assert.ok(fs.statSync(path.join(t.workspaceDir, 'agents/ada-lovelace', sub)).isDirectory());
     assert.match(fs.readFileSync(path.join(t.workspaceDir, 'agents/ada-lovelace/README.md'), 'utf8'), /Ada Lovelace/);
-    assert.deepEqual(seen, [{ entity: 'agent', op: 'created', id: a.id, origin: 'local' }]);
+    assert.equal(seen.length, 1);
+    assert.equal(seen[0].origin, 'local');
+    assert.deepEqual(seen[0].changes, [{ entity: 'agent', op: 'created', id: a.id }]);
     const again = await t.reopen();
     assert.deepEqual(again.agents.get(a.id), a);
   });

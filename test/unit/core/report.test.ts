@@ -14,14 +14,7 @@ describe('task report', () => {
     const task = t.core.tasks.create({ title: 'Write | add', description: 'line one\nline two', requiredSkills: ['js'], assigneeId: ada.id, dependsOn: [dep.id], testCommand: 'npm test' });
     t.core.activity.appendUpdate({ taskId: task.id, agentId: ada.id, kind: 'plan', body: 'first\nthen' });
     t.core.activity.send({ fromAgent: ada.id, toAgent: bea.id, taskId: task.id, body: 'please review' });
-    const md = renderTaskReport({
-      task: t.core.tasks.get(task.id),
-      agents: new Map(t.core.agents.list().map(a => [a.id, a])),
-      dependsOn: [t.core.tasks.get(dep.id)],
-      updates: t.core.activity.updates(task.id),
-      messages: t.core.activity.messagesForTask(task.id),
-      runs: [],
-    });
+    const md = renderTaskReport(t.core.app.taskDetails(task.id));
     assert.match(md, /^# Write \| add\n/);
     assert.match(md, /\*\*blocked\*\* · priority normal · assigned to Ada/);
     assert.match(md, /Waits for: Set up \(pending\)/);

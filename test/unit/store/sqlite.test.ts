@@ -13,7 +13,9 @@ const M2: Migration = { version: 2, description: 'notes.tag', statements: ["ALTE
 // Needs M2's column: run out of order, it fails.
 const M3: Migration = { version: 3, description: 'seed', statements: ["INSERT INTO notes (id, body, tag) VALUES ('seed', 'hello', 'v3')"] };
 const COUNTER = 'CREATE TABLE counter (id INTEGER PRIMARY KEY, n INTEGER NOT NULL)';
-const WITH_COUNTER: Migration[] = [{ version: 1, description: 'counter', statements: [COUNTER, 'INSERT INTO counter VALUES (1, 0)'] }];
+const WITH_COUNTER: Migration[] = [
+  { version: 1, description: 'counter', statements: [COUNTER, 'INSERT INTO counter VALUES (1, 0)', 'CREATE TABLE change_log (seq INTEGER PRIMARY KEY, changes TEXT NOT NULL)'] },
+];
 
 async function expectRefusal(p: Promise<unknown>, reason: 'storage_corrupt' | 'storage_newer_schema', file: string): Promise<AppError> {
   try {
@@ -33,7 +35,11 @@ function journalLines(dir: string): string[] {
 
 const taskIds = (s: Store) => s.read.all<{ id: string }>('SELECT id FROM tasks ORDER BY id').map(r => r.id);
 const counter = (s: Store) => Number(s.read.get<{ n: number }>('SELECT n FROM counter WHERE id = 1')?.n);
-const bump = (s: Store) => s.mutate(tx => tx.run('UPDATE counter SET n = n + 1 WHERE id = 1'));
+const bump = (s: Store) =>
+  s.mutate(tx => {
+    tx.run('UPDATE counter SET n = n + 1 WHERE id = 1');
+    tx.changed({ entity: 'counter', op: 'updated', id: '1' });
+  });
 
 describe('store: sqlite engine', function () {
   this.timeout(20_000);
@@ -289,6 +295,36 @@ describe('store: sqlite engine', function () {
       const header = JSON.parse(journalLines(dir)[0]) as { gen: string; base: number };
       assert.ok(header.base > 50, `base ${header.base}`);
       assert.equal(counter(s), 100);
+    });
+
+    it('publishes exactly what each mutation recorded, with its sequence number, here and in another window', async () => {
+      const a = await track(openStore({ dir, wasmPath: WASM, watch: false }, undefined, WITH_COUNTER));
+      const b = await track(openStore({ dir, wasmPath: WASM, watch: false }, undefined, WITH_COUNTER));
+      const local: StoreChange[] = [];
+      const external: StoreChange[] = [];
+      a.onDidChange(c => local.push(c));
+      b.onDidChange(c => external.push(c));
+      a.mutate(tx => {
+        tx.run('UPDATE counter SET n = n + 1 WHERE id = 1');
+        tx.changed({ entity: 'counter', op: 'updated', id: '1' });
+        tx.changed({ entity: 'note', op: 'created', id: 'x', taskId: 't' });
+      });
+      bump(a);
+      assert.equal(local.length, 2);
+      assert.deepEqual(local[0].changes, [{ entity: 'counter', op: 'updated', id: '1' }, { entity: 'note', op: 'created', id: 'x', taskId: 't' }]);
+      assert.equal(local[1].seq, local[0].seq + 1);
+      assert.equal(b.catchUp(), 2);
+      assert.deepEqual(external.map(c => [c.origin, c.seq, c.changes]), local.map(c => ['external', c.seq, c.changes]), 'the other window gets the same records, one event per mutation');
+      // A line without records (an older version's) makes the other window re-read everything.
+      a.mutate(tx => tx.run('UPDATE counter SET n = n + 1 WHERE id = 1'));
+      b.catchUp();
+      assert.equal(external.at(-1)?.origin, 'reload');
+      // A mutation that throws records nothing.
+      assert.throws(() => a.mutate(tx => {
+        tx.changed({ entity: 'counter', op: 'updated', id: '1' });
+        throw new Error('no');
+      }), /no/);
+      assert.equal(local.length, 3);
     });
 
     it("fires onDidChange 'external' in a watching store when another store writes", async () => {
