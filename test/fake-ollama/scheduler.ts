@@ -137,7 +137,8 @@ export class Runner {
   }
 
   view(keepAliveScale: number): LoadedModel {
-    // like Ollama's /api/ps: a model that has not gone idle since it was loaded or reused shows now + its session
+    // Ollama's /api/ps shows now + the session for a model that has not gone idle since it was loaded; the fake
+    // does the same after a reuse too, where Ollama keeps showing the time set when it last went idle
     const expiresAt = this.expiresAt > 0 ? this.expiresAt : Number.isFinite(this.sessionMs) ? Date.now() + this.sessionMs * keepAliveScale : Infinity;
     return { spec: this.spec, numCtx: this.numCtx, expiresAt };
   }
