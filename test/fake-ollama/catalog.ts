@@ -17,6 +17,8 @@ export interface FakeModelSpec {
   tokensPerSec?: number;
   /** Overrides the server-wide cold-load time (simulated ms, before scaling). */
   loadMs?: number;
+  /** Overrides the server-wide slots per loaded model (Ollama runs multimodal models with one). */
+  numParallel?: number;
 }
 
 /** The two target models, exactly as the facts sheet reports them, plus a tool-capable, a thinking and an embedding model. */

@@ -62,6 +62,8 @@ export function nativeJsonSink(res: http.ServerResponse, model: string): Sink {
 function metrics(s: GenStats) {
   return {
     done_reason: s.doneReason, total_duration: s.totalNs, load_duration: s.loadNs, prompt_eval_count: s.promptEvalCount,
+    // sent by servers with ollama PR #17943, even when 0; older ones never send it
+    ...(s.promptCachedCount !== undefined ? { prompt_eval_cached_count: s.promptCachedCount } : {}),
     prompt_eval_duration: s.promptEvalNs, eval_count: s.evalCount, eval_duration: s.evalNs,
   };
 }

@@ -5,7 +5,7 @@
  * vLLM and OpenAI do, so a client must assemble them.
  */
 import type * as http from 'node:http';
-import { parseKeepAlive, registryName } from './catalog';
+import { registryName } from './catalog';
 import type { ChatJob, FakeInternals } from './server';
 import { HttpError } from './server';
 import { GenStats, ScriptedReply, Sink, ToolCallOut } from './script';
@@ -49,7 +49,8 @@ async function chat(x: FakeInternals, body: any, req: http.IncomingMessage, res:
   const format = rf?.type === 'json_schema' ? rf.json_schema?.schema ?? {} : rf?.type === 'json_object' ? 'json' : undefined;
   const job: ChatJob = {
     api: 'openai', model, spec, messages, format, think: false,
-    keepAliveMs: parseKeepAlive(undefined),
+    // /v1 sends no keep_alive: the model keeps its session duration
+    keepAliveMs: undefined,
     // /v1 ignores num_ctx: the server default applies
     numCtx: Math.min(x.fake.options.defaultNumCtx, spec.contextLength),
     numPredict: body.max_tokens ?? body.max_completion_tokens,
@@ -70,7 +71,10 @@ function finishReason(s: GenStats, calls: boolean): string {
 }
 
 function usage(s: GenStats) {
-  return { prompt_tokens: s.promptEvalCount, completion_tokens: s.evalCount, total_tokens: s.promptEvalCount + s.evalCount };
+  const u: Record<string, unknown> = { prompt_tokens: s.promptEvalCount, completion_tokens: s.evalCount, total_tokens: s.promptEvalCount + s.evalCount };
+  // servers that report cached prompt tokens (ollama PR #17943) add them here, as OpenAI does
+  if (s.promptCachedCount !== undefined) u.prompt_tokens_details = { cached_tokens: s.promptCachedCount };
+  return u;
 }
 
 function argsText(c: ToolCallOut): string {

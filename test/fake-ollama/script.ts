@@ -34,7 +34,7 @@ export interface ScriptedReply {
   delayMs?: number;
   /** Real milliseconds between pieces, unscaled; overrides the simulated tokens/s. */
   pieceDelayMs?: number;
-  /** Overrides the prompt_eval_count the fake computes. */
+  /** Overrides the prompt_eval_count (and /v1 usage.prompt_tokens) the fake reports; the cache and the timing still follow the real prompt. */
   promptEvalCount?: number;
   /** Overrides the server's fragmentation for this reply (bytes per socket write; 0 = whole lines). */
   fragmentBytes?: number;
@@ -56,13 +56,6 @@ export function pieces(text: string): string[] {
   const out: string[] = [];
   for (let i = 0; i < cps.length; i += 4) out.push(cps.slice(i, i + 4).join(''));
   return out;
-}
-
-/** The fake's tokenizer stand-in: ceil(chars / 4) per message plus 4 tokens of template per message. */
-export function countPromptTokens(messages: Array<{ role: string; content: string }>, extra = ''): number {
-  let n = 0;
-  for (const m of messages) n += Math.ceil(Array.from(m.content).length / 4) + 4;
-  return n + Math.ceil(extra.length / 4);
 }
 
 type Schema = {
@@ -135,6 +128,8 @@ export interface GenStats {
   doneReason: 'stop' | 'length';
   loadNs: number;
   promptEvalCount: number;
+  /** Prompt tokens read from the slot's cache; undefined when the server does not report them (old servers). */
+  promptCachedCount?: number;
   promptEvalNs: number;
   evalCount: number;
   evalNs: number;

@@ -2,7 +2,8 @@
  * A protocol-faithful fake Ollama (test fixture, never shipped). Real HTTP on 127.0.0.1, port 0.
  * It reproduces the behaviours listed in the project's Ollama facts sheet: NDJSON by default, fragmented
  * writes, exact chunk shapes, errors before and after the 200, load/queue latency without headers,
- * slots and the 503 queue limit, disconnect handling with counters, silent truncation, tool-call gaps,
+ * slots per model and the 503 queue limit, loaded models with keep_alive and swaps (scheduler.ts), a prompt
+ * cache per slot (promptCache.ts), disconnect handling with counters, silent truncation, tool-call gaps,
  * and an OpenAI-compatible /v1 surface (see openai.ts). Simulated delays are multiplied by `timeScale`.
  */
 import * as http from 'node:http';
@@ -10,20 +11,40 @@ import type { AddressInfo } from 'node:net';
 import {
   FakeModelSpec, LoadedModel, defaultModels, normalizeName, parseKeepAlive, psEntry, registryName, showBody, tagsEntry, digestOf,
 } from './catalog';
-import { ChatRequestView, GenStats, ReplyScript, ScriptedReply, Sink, ToolCallOut, countPromptTokens, pieces, sampleFromSchema, sleep } from './script';
+import { ChatRequestView, GenStats, ReplyScript, ScriptedReply, Sink, ToolCallOut, pieces, sampleFromSchema, sleep } from './script';
+import { CacheSlot, pickSlot, promptTokens, truncateTokens } from './promptCache';
+import { Runner, Scheduler } from './scheduler';
 import { handleOpenAi } from './openai';
 import { embed, pull } from './endpoints';
 import { nativeJsonSink, nativeStreamSink } from './native';
 
 export * from './catalog';
 export * from './script';
+export * from './promptCache';
 
 export interface FakeOllamaOptions {
   models?: FakeModelSpec[];
   /** Models /api/pull can fetch (default: the default catalog). */
   registry?: FakeModelSpec[];
+  /** OLLAMA_NUM_PARALLEL: slots per loaded model (a model's `numParallel` overrides it). Default 1. */
   numParallel?: number;
+  /** OLLAMA_MAX_QUEUE: requests waiting (for a model or a slot) beyond this get the 503. Default 512. */
   maxQueue?: number;
+  /** OLLAMA_MAX_LOADED_MODELS: loading one more unloads one first; 0 = no limit. Default 3 (Ollama's 3 per GPU, one GPU). */
+  maxLoadedModels?: number;
+  /** Memory for loaded models in bytes (their `sizeBytes`); a model that does not fit beside the loaded ones unloads one. Default Infinity. */
+  memoryBytes?: number;
+  /** OLLAMA_KEEP_ALIVE: how long (real ms, times keepAliveScale) a model stays loaded when no request sent keep_alive. Default 5 min. */
+  defaultKeepAliveMs?: number;
+  /** OLLAMA_MULTIUSER_CACHE: place requests on slots to keep several conversations cached (see promptCache.ts). Default false. */
+  multiUserCache?: boolean;
+  /**
+   * What the final chunk reports about a prompt that was partly cached. 'new' (default, Ollama after PR #16428
+   * and #17943): prompt_eval_count is the whole prompt and prompt_eval_cached_count the part read from the
+   * cache (/v1: usage.prompt_tokens and usage.prompt_tokens_details.cached_tokens). 'old' (before the fix of
+   * ollama#2068/#3427): prompt_eval_count counts only the tokens evaluated, and no cached count is sent.
+   */
+  promptCountMode?: 'new' | 'old';
   /** Multiplies every simulated delay (load, prompt eval, tokens). Default 0.001: a 3 s load takes 3 ms. */
   timeScale?: number;
   loadMs?: number;
@@ -53,15 +74,59 @@ export interface FakeCounters {
   /** Client went away before the response ended. */
   aborted: number;
   abortedWhile: { queued: number; loading: number; generating: number };
+  /** Requests holding a slot (loading the model or generating), over all models. */
   active: number;
   maxActive: number;
+  /** Requests waiting without headers: for the scheduler (a load or swap) or for a slot. */
   queued: number;
   maxQueued: number;
   rejectedBusy: number;
+  /** Model loads started (a reload included). */
   loads: number;
+  /** Loads because num_ctx changed. */
   reloads: number;
+  /** Models unloaded: keep_alive expiry, keep_alive 0, a swap or a reload. */
+  unloads: number;
+  /** Unloads to make room for another model (OLLAMA_MAX_LOADED_MODELS or memory). */
+  evictions: number;
   truncated: number;
   tokensGenerated: number;
+  /** Prompt tokens of every generation started: the logical prompt, cached or not. */
+  promptTokens: number;
+  /** Of those, the tokens the server evaluated (not read from a slot's cache). */
+  promptTokensEvaluated: number;
+  /** The same, per model (normalized name, e.g. "gemma3:1b"). */
+  activeByModel: Record<string, number>;
+  maxActiveByModel: Record<string, number>;
+  queuedByModel: Record<string, number>;
+  loadsByModel: Record<string, number>;
+  unloadsByModel: Record<string, number>;
+  evictionsByModel: Record<string, number>;
+  promptTokensByModel: Record<string, number>;
+  promptTokensEvaluatedByModel: Record<string, number>;
+}
+
+/** One generation as the server placed it (recorded when its prompt evaluation starts). */
+export interface GenerationRecord {
+  model: string;
+  api: 'native' | 'openai';
+  /** The slot it ran on (0-based). */
+  slot: number;
+  promptTokens: number;
+  /** Read from the slot's cache. */
+  cachedTokens: number;
+  /** Evaluated: promptTokens - cachedTokens. */
+  evaluatedTokens: number;
+  /** It waited for the model to load. */
+  coldLoad: boolean;
+}
+
+/** A slot of a loaded model, for tests. */
+export interface SlotView {
+  id: number;
+  inUse: boolean;
+  /** Tokens its cache holds. */
+  cachedTokens: number;
 }
 
 export interface RecordedRequest {
@@ -79,14 +144,20 @@ export interface FakeOllama {
   options: Required<Omit<FakeOllamaOptions, 'apiKey'>> & { apiKey?: string };
   counters: FakeCounters;
   requests: RecordedRequest[];
+  /** Every generation in the order its prompt evaluation started. */
+  generations: GenerationRecord[];
   /** Queue replies for a model; each chat request to it takes the next one. */
   script(model: string, ...replies: ReplyScript[]): void;
   /** A function consulted when the model's queue is empty (before defaultReply). */
   onChat(fn?: (req: ChatRequestView) => ScriptedReply | Promise<ScriptedReply>): void;
   setModels(models: FakeModelSpec[]): void;
   addModel(model: FakeModelSpec): void;
+  /** Loaded (and loading) models, the longest keep_alive left first, as /api/ps lists them. */
   loaded(): LoadedModel[];
+  /** Like `ollama stop` for every model: unloads each once idle. */
   unloadAll(): void;
+  /** The slots of a loaded model ([] when it is not loaded). */
+  slots(model: string): SlotView[];
   requestsTo(path: string): RecordedRequest[];
   /** Polls until `pred` is true; rejects with `what` after timeoutMs. */
   waitFor(pred: () => boolean, timeoutMs?: number, what?: string): Promise<void>;
@@ -109,7 +180,8 @@ export interface ChatJob {
   numPredict?: number;
   format?: unknown;
   think: boolean;
-  keepAliveMs: number;
+  /** keep_alive in ms (Infinity: forever); undefined when the request sent none. */
+  keepAliveMs?: number;
   view: ChatRequestView;
   extraPromptText: string;
 }
@@ -136,6 +208,11 @@ export async function startFakeOllama(opts: FakeOllamaOptions = {}): Promise<Fak
     registry: opts.registry ?? defaultModels(),
     numParallel: opts.numParallel ?? 1,
     maxQueue: opts.maxQueue ?? 512,
+    maxLoadedModels: opts.maxLoadedModels ?? 3,
+    memoryBytes: opts.memoryBytes ?? Infinity,
+    defaultKeepAliveMs: opts.defaultKeepAliveMs ?? 5 * 60_000,
+    multiUserCache: opts.multiUserCache ?? false,
+    promptCountMode: opts.promptCountMode ?? 'new',
     timeScale: opts.timeScale ?? 0.001,
     loadMs: opts.loadMs ?? 3000,
     promptTokensPerSec: opts.promptTokensPerSec ?? 1000,
@@ -151,64 +228,34 @@ export async function startFakeOllama(opts: FakeOllamaOptions = {}): Promise<Fak
   };
   const counters: FakeCounters = {
     requests: 0, completed: 0, aborted: 0, abortedWhile: { queued: 0, loading: 0, generating: 0 }, active: 0, maxActive: 0,
-    queued: 0, maxQueued: 0, rejectedBusy: 0, loads: 0, reloads: 0, truncated: 0, tokensGenerated: 0,
+    queued: 0, maxQueued: 0, rejectedBusy: 0, loads: 0, reloads: 0, unloads: 0, evictions: 0, truncated: 0, tokensGenerated: 0,
+    promptTokens: 0, promptTokensEvaluated: 0,
+    activeByModel: {}, maxActiveByModel: {}, queuedByModel: {}, loadsByModel: {}, unloadsByModel: {}, evictionsByModel: {},
+    promptTokensByModel: {}, promptTokensEvaluatedByModel: {},
   };
+  const bump = (rec: Record<string, number>, key: string, by = 1) => (rec[key] = (rec[key] ?? 0) + by);
   const requests: RecordedRequest[] = [];
+  const generations: GenerationRecord[] = [];
   const queues = new Map<string, ReplyScript[]>();
   let chatFn: ((req: ChatRequestView) => ScriptedReply | Promise<ScriptedReply>) | undefined;
-  const loaded = new Map<string, LoadedModel>();
-  const slots = new Map<string, { active: number; waiters: Array<() => void> }>();
+  // the scheduler reads the options object itself, so a test may change numParallel or keep_alive settings between requests
+  const sched = new Scheduler(options, {
+    loaded(key, reload) {
+      counters.loads++;
+      bump(counters.loadsByModel, key);
+      if (reload) counters.reloads++;
+    },
+    unloaded(key, evicted) {
+      counters.unloads++;
+      bump(counters.unloadsByModel, key);
+      if (evicted) {
+        counters.evictions++;
+        bump(counters.evictionsByModel, key);
+      }
+    },
+  });
 
   const findModel = (name: string) => options.models.find(m => normalizeName(m.name) === normalizeName(name));
-
-  function liveLoaded(): LoadedModel[] {
-    const t = Date.now();
-    for (const [k, l] of loaded) if (l.expiresAt <= t) loaded.delete(k);
-    return [...loaded.values()];
-  }
-
-  /** Per-model slots (OLLAMA_NUM_PARALLEL); waiting requests get no headers; a full queue is a 503. */
-  async function acquire(name: string, signal: AbortSignal): Promise<() => void> {
-    let s = slots.get(name);
-    if (!s) slots.set(name, (s = { active: 0, waiters: [] }));
-    const slot = s;
-    if (slot.active >= options.numParallel) {
-      if (counters.queued >= options.maxQueue) {
-        counters.rejectedBusy++;
-        throw new HttpError(503, 'server busy, please try again.  maximum pending requests exceeded');
-      }
-      counters.queued++;
-      counters.maxQueued = Math.max(counters.maxQueued, counters.queued);
-      try {
-        await new Promise<void>((resolve, reject) => {
-          const wake = () => {
-            signal.removeEventListener('abort', onAbort);
-            resolve();
-          };
-          const onAbort = () => {
-            slot.waiters = slot.waiters.filter(w => w !== wake);
-            counters.abortedWhile.queued++;
-            reject(new Error('aborted'));
-          };
-          slot.waiters.push(wake);
-          signal.addEventListener('abort', onAbort, { once: true });
-        });
-      } finally {
-        counters.queued--;
-      }
-    }
-    slot.active++;
-    counters.active++;
-    counters.maxActive = Math.max(counters.maxActive, counters.active);
-    let released = false;
-    return () => {
-      if (released) return;
-      released = true;
-      slot.active--;
-      counters.active--;
-      slot.waiters.shift()?.();
-    };
-  }
 
   async function nextReply(job: ChatJob): Promise<ScriptedReply> {
     const q = queues.get(normalizeName(job.model));
@@ -246,48 +293,96 @@ export async function startFakeOllama(opts: FakeOllamaOptions = {}): Promise<Fak
     const reply = await nextReply(job);
     if (reply.status) throw new HttpError(reply.status, reply.error ?? 'scripted error');
     counters.requests++;
-    const release = await acquire(normalizeName(job.model), signal);
-    let phase: 'loading' | 'generating' = 'loading';
+    const key = normalizeName(job.spec.name);
     const scale = options.timeScale;
     const t0 = Date.now();
-    try {
-      // load (or reload when num_ctx changed); nothing is sent meanwhile
-      const key = normalizeName(job.model);
-      const prev = liveLoaded().find(l => normalizeName(l.spec.name) === key);
-      let loadSimMs = 1.3; // a warm model still reports ~1 ms of load_duration
-      if (!prev || prev.numCtx !== job.numCtx) {
-        counters.loads++;
-        if (prev) counters.reloads++;
-        loadSimMs = job.spec.loadMs ?? options.loadMs;
-        loaded.delete(key);
-        await sleep(loadSimMs * scale, signal);
+    let phase: 'queued' | 'loading' | 'generating' = 'queued';
+    let queued = false;
+    // waiting for a load, a swap or a slot: no headers meanwhile; a full queue is the 503
+    const onWait = () => {
+      if (queued) return;
+      if (counters.queued >= options.maxQueue) {
+        counters.rejectedBusy++;
+        throw new HttpError(503, 'server busy, please try again.  maximum pending requests exceeded');
       }
-      loaded.set(key, { spec: job.spec, numCtx: job.numCtx, expiresAt: Infinity });
-      if (job.messages.length === 0) {
-        // an empty chat only loads (or unloads with keep_alive 0)
-        const doneReason = job.keepAliveMs === 0 ? 'unload' : 'load';
-        if (job.keepAliveMs === 0) loaded.delete(key);
-        else loaded.get(key)!.expiresAt = Date.now() + job.keepAliveMs * options.keepAliveScale;
-        sendJson(res, 200, { model: job.model, created_at: now(), message: { role: 'assistant', content: '' }, done_reason: doneReason, done: true });
+      queued = true;
+      counters.queued++;
+      counters.maxQueued = Math.max(counters.maxQueued, counters.queued);
+      bump(counters.queuedByModel, key);
+    };
+    const unqueue = () => {
+      if (!queued) return;
+      queued = false;
+      counters.queued--;
+      bump(counters.queuedByModel, key, -1);
+    };
+    let runner: Runner | undefined;
+    let holding = false;
+    let slot: CacheSlot | undefined;
+    try {
+      if (job.messages.length === 0 && job.keepAliveMs === 0) {
+        // an empty chat with keep_alive 0 unloads the model (once idle) without loading it first
+        sched.expireNow(key);
+        sendJson(res, 200, { model: job.model, created_at: now(), message: { role: 'assistant', content: '' }, done_reason: 'unload', done: true });
         counters.completed++;
         return;
       }
-      let promptTokens = countPromptTokens(job.messages, job.extraPromptText);
+      runner = await sched.getRunner({ key, spec: job.spec, numCtx: job.numCtx, keepAliveMs: job.keepAliveMs }, signal, onWait);
+      const coldLoad = runner.loading;
+      if (job.messages.length === 0) {
+        // an empty chat only loads the model; it takes no slot
+        unqueue();
+        phase = 'loading';
+        await runner.whenReady(signal);
+        sendJson(res, 200, { model: job.model, created_at: now(), message: { role: 'assistant', content: '' }, done_reason: 'load', done: true });
+        counters.completed++;
+        return;
+      }
+      await runner.acquire(signal, onWait);
+      holding = true;
+      unqueue();
+      counters.active++;
+      counters.maxActive = Math.max(counters.maxActive, counters.active);
+      const activeHere = bump(counters.activeByModel, key);
+      counters.maxActiveByModel[key] = Math.max(counters.maxActiveByModel[key] ?? 0, activeHere);
+      phase = 'loading';
+      await runner.whenReady(signal);
+      // a warm model still reports ~1 ms of load_duration; a request that waited for a load reports the load
+      const loadSimMs = coldLoad ? runner.loadSimMs : 1.3;
+
+      let prompt = promptTokens(job.messages, job.extraPromptText);
       const overflow = options.contextOverflow === 'model' ? job.spec.overflow ?? 'truncate' : options.contextOverflow;
-      if (promptTokens > job.numCtx) {
+      if (prompt.length > job.numCtx) {
         if (overflow === 'error') {
-          throw new HttpError(400, `the prompt is longer than the context length currently available to the model; prompt has ${promptTokens} tokens, context length is ${job.numCtx}`);
+          throw new HttpError(400, `the prompt is longer than the context length currently available to the model; prompt has ${prompt.length} tokens, context length is ${job.numCtx}`);
         }
         // Ollama drops old messages and cuts to about half the window, answers 200 and only logs a warning
         counters.truncated++;
-        promptTokens = Math.floor(job.numCtx / 2);
+        prompt = truncateTokens(prompt, Math.floor(job.numCtx / 2));
       }
-      if (reply.promptEvalCount !== undefined) promptTokens = reply.promptEvalCount;
-      const promptSimMs = (promptTokens / options.promptTokensPerSec) * 1000;
+      const promptCount = prompt.length;
+      const placed = pickSlot(runner.slots, prompt, options.multiUserCache);
+      slot = placed.slot;
+      slot.inUse = true;
+      slot.lastUsed = Date.now();
+      // a fully cached prompt still evaluates its last token, to sample the first reply token from (the runner's LoadCacheSlot)
+      const cached = Math.min(placed.reused, promptCount - 1);
+      const evaluated = promptCount - cached;
+      slot.tokens = prompt.slice(0, cached);
+      counters.promptTokens += promptCount;
+      counters.promptTokensEvaluated += evaluated;
+      bump(counters.promptTokensByModel, key, promptCount);
+      bump(counters.promptTokensEvaluatedByModel, key, evaluated);
+      generations.push({ model: key, api: job.api, slot: slot.id, promptTokens: promptCount, cachedTokens: cached, evaluatedTokens: evaluated, coldLoad });
+
+      // time to first token: only the uncached part of the prompt is evaluated
+      const promptSimMs = (evaluated / options.promptTokensPerSec) * 1000;
       const tps = job.spec.tokensPerSec ?? options.tokensPerSec;
       const pieceDelay = reply.pieceDelayMs ?? (1000 / tps) * scale;
       phase = 'generating';
       await sleep(promptSimMs * scale + (reply.delayMs ?? 0), signal);
+      slot.tokens = prompt;
+      const cache = slot.tokens;
       if (reply.stallAfter === 0) await sleep(Infinity, signal);
 
       const sink = makeSink(reply);
@@ -296,6 +391,8 @@ export async function startFakeOllama(opts: FakeOllamaOptions = {}): Promise<Fak
         await sleep(pieceDelay, signal);
         evalCount++;
         counters.tokensGenerated++;
+        // the generated tokens go into the slot's cache too
+        cache.push(p.content ?? p.thinking ?? '');
         await sink.piece(p);
       };
       if (job.think && reply.thinking) for (const p of pieces(reply.thinking)) await emit({ thinking: p });
@@ -317,10 +414,11 @@ export async function startFakeOllama(opts: FakeOllamaOptions = {}): Promise<Fak
       }
       if (reply.toolCalls && reply.toolCalls.length > 0) {
         // the model generates the call silently; Ollama's parser emits it whole when complete
-        const hidden = pieces(JSON.stringify(reply.toolCalls)).length;
-        await sleep(pieceDelay * hidden, signal);
-        evalCount += hidden;
-        counters.tokensGenerated += hidden;
+        const hidden = pieces(JSON.stringify(reply.toolCalls));
+        await sleep(pieceDelay * hidden.length, signal);
+        evalCount += hidden.length;
+        counters.tokensGenerated += hidden.length;
+        cache.push(...hidden);
         const calls: ToolCallOut[] = reply.toolCalls.map((c, i) => ({
           id: `call_${digestOf(`${c.name}${i}${Date.now()}`).slice(0, 8)}`, name: c.name, arguments: c.arguments, rawArguments: c.rawArguments,
         }));
@@ -334,10 +432,12 @@ export async function startFakeOllama(opts: FakeOllamaOptions = {}): Promise<Fak
         return;
       }
       const evalSimMs = (evalCount / tps) * 1000;
+      const old = options.promptCountMode === 'old';
       const stats: GenStats = {
         doneReason,
         loadNs: Math.round(loadSimMs * 1e6),
-        promptEvalCount: promptTokens,
+        promptEvalCount: reply.promptEvalCount ?? (old ? evaluated : promptCount),
+        promptCachedCount: old ? undefined : cached,
         promptEvalNs: Math.round(promptSimMs * 1e6),
         evalCount,
         evalNs: Math.round(evalSimMs * 1e6),
@@ -345,20 +445,22 @@ export async function startFakeOllama(opts: FakeOllamaOptions = {}): Promise<Fak
       };
       await sink.done(stats);
       counters.completed++;
-      const l = loaded.get(key);
-      if (job.keepAliveMs === 0) loaded.delete(key);
-      else if (l) l.expiresAt = Date.now() + job.keepAliveMs * options.keepAliveScale;
     } catch (e) {
       if (signal.aborted) {
         counters.aborted++;
         counters.abortedWhile[phase]++;
-        const l = loaded.get(normalizeName(job.model));
-        if (l && !Number.isFinite(l.expiresAt)) l.expiresAt = Date.now() + job.keepAliveMs * options.keepAliveScale;
         return;
       }
       throw e;
     } finally {
-      release();
+      unqueue();
+      if (slot) slot.inUse = false;
+      if (holding) {
+        counters.active--;
+        bump(counters.activeByModel, key, -1);
+        runner!.release();
+      }
+      if (runner) sched.done(runner);
     }
   }
 
@@ -372,6 +474,7 @@ export async function startFakeOllama(opts: FakeOllamaOptions = {}): Promise<Fak
     options,
     counters,
     requests,
+    generations,
     script(model, ...replies) {
       const k = normalizeName(model);
       queues.set(k, [...(queues.get(k) ?? []), ...replies]);
@@ -385,8 +488,9 @@ export async function startFakeOllama(opts: FakeOllamaOptions = {}): Promise<Fak
     addModel(model) {
       options.models = [...options.models.filter(m => m.name !== model.name), model];
     },
-    loaded: () => liveLoaded(),
-    unloadAll: () => loaded.clear(),
+    loaded: () => sched.list(),
+    unloadAll: () => sched.unloadAll(),
+    slots: model => (sched.runners.get(normalizeName(model))?.slots ?? []).map(x => ({ id: x.id, inUse: x.inUse, cachedTokens: x.tokens.length })),
     requestsTo: path => requests.filter(r => r.path === path),
     async waitFor(pred, timeoutMs = 5000, what = 'condition') {
       const end = Date.now() + timeoutMs;
@@ -397,6 +501,7 @@ export async function startFakeOllama(opts: FakeOllamaOptions = {}): Promise<Fak
     },
     close: () =>
       new Promise<void>(resolve => {
+        sched.close();
         server.closeAllConnections();
         server.close(() => resolve());
       }),
@@ -443,7 +548,7 @@ export async function startFakeOllama(opts: FakeOllamaOptions = {}): Promise<Fak
       case 'GET /api/tags':
         return sendJson(res, 200, { models: options.models.map(tagsEntry) });
       case 'GET /api/ps':
-        return sendJson(res, 200, { models: liveLoaded().map(psEntry) });
+        return sendJson(res, 200, { models: sched.list().map(psEntry) });
       case 'POST /api/show': {
         const name = body.model ?? body.name;
         if (!name) throw new HttpError(400, 'model is required');
@@ -472,9 +577,10 @@ export async function startFakeOllama(opts: FakeOllamaOptions = {}): Promise<Fak
     if (tools && !spec.capabilities.includes('tools')) throw new HttpError(400, `${registryName(model)} does not support tools`);
     const think = body.think === true || typeof body.think === 'string';
     if (think && !spec.capabilities.includes('thinking')) throw new HttpError(400, `"${model}" does not support thinking`);
-    let keepAliveMs: number;
+    let keepAliveMs: number | undefined;
     try {
-      keepAliveMs = parseKeepAlive(body.keep_alive);
+      // absent: the model keeps the session duration it has (the server default when it is loaded)
+      keepAliveMs = body.keep_alive === undefined || body.keep_alive === null ? undefined : parseKeepAlive(body.keep_alive);
     } catch (e) {
       throw new HttpError(400, (e as Error).message);
     }
