@@ -84,7 +84,7 @@ export function claimTx(tx: WriteApi, req: ClaimRequest): Claim {
       leaseExpiresAt: req.now + req.leaseMs,
     },
     req.now,
-    `${agent.name} on ${agent.model} (${provider.name})${resumeFrom ? ', resuming the interrupted run' : ''}`,
+    `${req.reason ? `assigned to ${agent.name}: ${req.reason}; ` : ''}${agent.name} on ${agent.model} (${provider.name})${resumeFrom ? ', resuming the interrupted run' : ''}`,
   );
   tx.run(
     'INSERT INTO runs (id, task_id, agent_id, started_at, outcome, owner, provider_id, model, resumed_from) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)',

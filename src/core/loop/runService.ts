@@ -152,7 +152,7 @@ export class RunExecutor {
             messages: unread.map(m => `${(m.fromAgent && names.get(m.fromAgent)) ?? 'user'}: ${m.body}`),
             testCommand,
           }),
-          resume: earlier ? { messages: earlier, note: resumeNote(claim.resumeFrom!.steps, sandbox.writeRootLabel, tree) } : undefined,
+          resume: earlier ? { messages: earlier, note: resumeNote(earlier.filter(m => m.role === 'assistant').length, sandbox.writeRootLabel, tree) } : undefined,
           checkpoint: messages => {
             lastMessages = messages;
             this.writeTranscript(transcriptFile, messages, events);
