@@ -10,7 +10,7 @@ import { AppError, errorMessage } from '../errors';
 import type { Run, TaskUpdateKind } from '../model/schemas';
 import type { Clock, Logger, WorkspaceFolders } from '../ports';
 import { chooseProtocol } from '../protocol';
-import { ProviderError, type ChatMessage } from '../providers';
+import { ProviderError, type ChatMessage, type LlmProvider, type ModelInfo } from '../providers';
 import type { ProviderService } from '../providers/providerService';
 import { runFromRow } from '../store/rows';
 import type { Store } from '../store/types';
@@ -46,6 +46,8 @@ export interface Execution {
   errorKind?: string;
   transcript: string | null;
 }
+
+const PROBE_TTL_MS = 10 * 60_000;
 
 /** Provider failures the user has to fix (not a glitch that the next run may not meet). */
 export const AGENT_ERROR_KINDS = new Set(['model_not_found', 'unauthorized']);
@@ -89,6 +91,18 @@ export class RunExecutor {
     return row && runFromRow(row);
   }
 
+  private readonly probes = new Map<string, { info: ModelInfo; at: number }>();
+
+  /** A model's capabilities, asked once per provider, URL and model for a while (they change only with the model). */
+  private async probe(providerId: string, provider: LlmProvider, model: string, signal: AbortSignal): Promise<ModelInfo> {
+    const key = `${providerId}\u0000${provider.baseUrl}\u0000${model}`;
+    const hit = this.probes.get(key);
+    if (hit && this.d.clock.now() - hit.at < PROBE_TTL_MS) return hit.info;
+    const info = await provider.probe(model, signal);
+    this.probes.set(key, { info, at: this.d.clock.now() });
+    return info;
+  }
+
   transcriptPath(runId: string): string {
     return path.join(this.d.transcriptsDir, `${runId}.json`);
   }
@@ -124,7 +138,7 @@ export class RunExecutor {
     const transcriptFile = this.transcriptPath(runId);
     try {
       const provider = this.d.providers.client(claim.provider.id);
-      const info = await provider.probe(agent.model, signal);
+      const info = await this.probe(claim.provider.id, provider, agent.model, signal);
       const protocol = chooseProtocol(info.capabilities, agent.settings.toolProtocol ?? 'auto', agent.model);
       const numCtx = agent.settings.numCtx ?? Math.min(info.contextLength ?? 8192, 8192);
       const folder = await agents.ensureFolder(agent);

@@ -72,6 +72,18 @@ export function plan(input: PlanInput): Plan {
   };
   const loaded = (agent: Agent) => providersFor(agent).some(v => v.online !== false && !!v.loaded?.has(agent.model));
   const scoreCtx: ScoreContext = { ...input.score, loaded };
+  // Tasks with the same skills rank the agents the same way (unless an agent failed that very task):
+  // one ranking per skill set keeps a decision over 1,000 tasks within a few milliseconds.
+  const failedSomewhere = new Set<string>();
+  for (const r of input.score.records.values()) for (const id of r.failedTasks.keys()) failedSomewhere.add(id);
+  const rankings = new Map<string, ReturnType<typeof rankByScore>>();
+  const rank = (task: Task, candidates: readonly Agent[]) => {
+    if (failedSomewhere.has(task.id)) return rankByScore(task, candidates, scoreCtx);
+    const key = [...task.requiredSkills].sort().join('\u0000');
+    let r = rankings.get(key);
+    if (!r) rankings.set(key, (r = rankByScore(task, candidates, scoreCtx)));
+    return r;
+  };
 
   /** The provider that would serve this agent now, or why none can. */
   const pickProvider = (agent: Agent): { view?: ProviderView; blocked?: { why: 'offline' | 'full'; view: ProviderView } } => {
@@ -142,7 +154,7 @@ export function plan(input: PlanInput): Plan {
       waiting.set(task.id, 'waiting for a free agent');
       continue;
     }
-    const ranked = rankByScore(task, candidates, scoreCtx);
+    const ranked = rank(task, candidates);
     let started = false;
     let firstBlock: { agent: Agent; blocked?: { why: 'offline' | 'full'; view: ProviderView } } | undefined;
     for (const s of ranked) {
