@@ -122,13 +122,16 @@ export class App implements vscode.Disposable {
       views.forEach(v => v.attach(core));
       await vscode.commands.executeCommand('setContext', 'ai2ai.state', 'ready');
       log.info(`Database open in ${Date.now() - started} ms (${this.context.globalStorageUri.fsPath})`);
-      // Check every provider once at start, in the background; the Providers view shows the result.
-      for (const p of core.providers.list()) {
-        core.providers.check(p.id, AbortSignal.timeout(10_000)).then(
-          h => !h.ok && log.warn(`[providers] ${p.name} is offline: ${h.reason}`),
-          e => log.warn(`[providers] ${p.name} check failed: ${e instanceof Error ? e.message : String(e)}`),
-        );
-      }
+      // Check every provider once at start, in the background: the Providers view and the scheduler use the result.
+      core.monitor.refreshDue().then(
+        () => {
+          for (const p of core.providers.list()) {
+            const h = core.providers.lastHealth(p.id);
+            if (h && !h.ok) log.warn(`[providers] ${p.name} is offline: ${h.reason}`);
+          }
+        },
+        e => log.warn(`[providers] check failed: ${e instanceof Error ? e.message : String(e)}`),
+      );
       return core;
     } catch (e) {
       await vscode.commands.executeCommand('setContext', 'ai2ai.state', 'error');

@@ -3,7 +3,7 @@ import * as vscode from 'vscode';
 import type { Core } from '../../core';
 import { AppError } from '../../core/errors';
 import { Provider } from '../../core/model/schemas';
-import { OllamaProvider, type PullProgress } from '../../core/providers';
+import type { PullProgress } from '../../core/providers';
 import { pickStep, runSteps, textStep, type Prompter } from '../input';
 import { validator } from './agentFlows';
 
@@ -113,17 +113,16 @@ export class ProviderFlows {
   /** Pulls an Ollama model with a cancellable progress bar. */
   async pull(model?: string, providerId?: string): Promise<boolean> {
     const core = await this.core();
-    const p = providerId ? core.providers.get(providerId) : await this.pick(core, 'Pull Model', q => q.kind === 'ollama');
+    const p = providerId ? core.providers.get(providerId) : await this.pick(core, 'Pull Model', q => core.app.canPull(q.id));
     if (!p) return false;
-    const client = core.providers.client(p.id);
-    if (!(client instanceof OllamaProvider)) throw new AppError('validation', `${p.name} is not an Ollama server; pull models with its own tools.`);
+    if (!core.app.canPull(p.id)) throw new AppError('validation', `${p.name} is not an Ollama server; pull models with its own tools.`);
     const name = model ?? (await this.prompter.input({ title: `Pull Model to ${p.name}`, prompt: 'Model name', placeholder: 'e.g. gemma3:1b or deepseek-coder-v2:16b', validate: v => (/^\S+$/.test(v.trim()) ? undefined : 'A model name, e.g. gemma3:1b') }));
     if (typeof name !== 'string') return false;
     return vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title: `Pulling ${name}`, cancellable: true }, async (progress, token) => {
       const ac = new AbortController();
       token.onCancellationRequested(() => ac.abort());
       let last = 0;
-      await client.pull(name, (e: PullProgress) => {
+      await core.app.pull(p.id, name, (e: PullProgress) => {
         const pct = e.percent ?? last;
         progress.report({ message: e.status, increment: Math.max(0, pct - last) });
         last = Math.max(last, pct);

@@ -215,6 +215,20 @@ describe('the team runs itself: application layer, scheduler, leases', function 
     assert.ok(core.agents.list().every(a => a.status === 'ready'));
   });
 
+  it('a provider that goes offline pauses its queue, says so on the task, and resumes by itself when it is back', async () => {
+    await setup({ autoRun: true });
+    t.core.providers.edit('ollama-local', { baseUrl: 'http://127.0.0.1:9' }); // nobody listens there
+    await t.core.monitor.refresh('ollama-local');
+    const agent = await t.core.agents.create({ name: 'Ada', role: 'developer', model: MODEL });
+    const task = t.core.tasks.create({ title: 'waits for the server', assigneeId: agent.id });
+    await until('the task to show why it waits', () => /^paused: Ollama \(this machine\) is offline/.test(t.core.app.queueInfo(task.id) ?? ''));
+    assert.equal(t.core.tasks.get(task.id).status, 'pending');
+    assert.equal(t.core.tasks.get(task.id).attempts, 0, 'no attempt spent on a server that is down');
+    t.core.providers.edit('ollama-local', { baseUrl: fake.url }); // the server is back (here: at its address)
+    await until('the queue to resume by itself', () => t.core.tasks.get(task.id).status === 'completed', 20_000);
+    assert.equal(t.core.app.queueInfo(task.id), undefined);
+  });
+
   it("every mutation's events are exact: unblocked dependents and unassigned tasks are announced", async () => {
     await setup({ schedule: false });
     const agent = await t.core.agents.create({ name: 'Ada', role: 'developer', model: MODEL });
