@@ -13,6 +13,7 @@ import { RunExecutor, type Approvals } from './loop/runService';
 import type { LoopBudgets } from './loop/agentLoop';
 import { Application } from './app/application';
 import { DEFAULT_SCHEDULER, RunManager, type SchedulerSettings } from './app/runManager';
+import { DEFAULT_REVIEW, type ReviewPolicy } from './app/review';
 import { ProviderMonitor } from './scheduling/providerMonitor';
 import { Scheduler } from './scheduling/scheduler';
 import { ProviderService, type SecretStore } from './providers/providerService';
@@ -51,6 +52,7 @@ export interface CoreSettings extends AgentWorkspaceSettings {
   /** Commands that run without asking. */
   allowlist?: readonly string[];
   scheduler?: Partial<SchedulerSettings>;
+  review?: Partial<ReviewPolicy>;
 }
 
 /** Without a host to ask, nothing off the allowlist runs. */
@@ -100,20 +102,22 @@ export async function openCore(opts: CoreOptions): Promise<Core> {
   const activity = new ActivityService(store, clock);
   const providers = new ProviderService(store, clock, log, opts.secrets);
   const schedulerSettings = (): SchedulerSettings => ({ ...DEFAULT_SCHEDULER, ...opts.settings().scheduler });
+  const reviewPolicy = (): ReviewPolicy => ({ ...DEFAULT_REVIEW, ...opts.settings().review });
   const executor = new RunExecutor({
     store, agents, tasks, activity, providers, clock, log,
     workspaceFolders: opts.workspaceFolders,
     transcriptsDir: path.join(opts.storageDir, 'transcripts'),
     approvals: opts.approvals ?? refuseApprovals,
+    reviewPolicy,
     settings: () => {
       const s = opts.settings();
       return { budgets: s.budgets ?? {}, allowlist: s.allowlist ?? [] };
     },
   });
   const monitor = disposables.add(new ProviderMonitor(providers, clock, log));
-  const runs = disposables.add(new RunManager({ store, changes, executor, monitor, clock, log, settings: schedulerSettings }));
+  const runs = disposables.add(new RunManager({ store, changes, executor, monitor, clock, log, settings: schedulerSettings, review: reviewPolicy }));
   const scheduler = disposables.add(new Scheduler({ store, tasks, agents, runs, monitor, changes, clock, log, settings: schedulerSettings, tickMs: opts.tickMs }));
-  const app = new Application({ agents, tasks, activity, providers, executor, runs, scheduler });
+  const app = new Application({ store, clock, agents, tasks, activity, providers, executor, runs, scheduler, review: reviewPolicy });
   try {
     // Runs whose window died (lease lapsed) go back to the queue before anything else looks at the board.
     runs.expireLeases();

@@ -7,7 +7,11 @@
 import { AppError } from '../errors';
 import type { AgentService } from '../agents/agentService';
 import type { RunExecutor } from '../loop/runService';
-import type { Agent, Message, Provider, Run, Task, TaskUpdate } from '../model/schemas';
+import { Finding, type Agent, type Message, type Provider, type Review, type Run, type Task, type TaskUpdate } from '../model/schemas';
+import type { Clock } from '../ports';
+import type { Store } from '../store/types';
+import { parseFindingLines } from '../tools/reviewTools';
+import { applyVerdictTx, NO_REVIEWER_HINT, reviewsOf, type ReviewPolicy } from './review';
 import { OllamaProvider } from '../providers/ollama';
 import type { PullProgress } from '../providers/types';
 import type { ProviderService } from '../providers/providerService';
@@ -42,11 +46,28 @@ export interface TaskDetails {
   /** Why it waits, when it is queued. */
   queue?: string;
   running: boolean;
+  reviews: Review[];
+  review?: ReviewState;
+  /** Review tasks of this task (its review rounds), newest last. */
+  reviewTasks: Array<Pick<Task, 'id' | 'title' | 'status' | 'assigneeId'>>;
+}
+
+/** Where a task stands in its review cycle, for the tree ("in review · round 2/3 · @critic"). */
+export interface ReviewState {
+  round: number;
+  maxRounds: number;
+  /** The reviewer agent working on it or queued for it. */
+  reviewer?: string;
+  /** Why nobody reviews it yet. */
+  hint?: string;
 }
 
 export class Application {
   constructor(
     private readonly d: {
+      store: Store;
+      clock: Clock;
+      review: () => ReviewPolicy;
       agents: AgentService;
       tasks: TaskService;
       activity: ActivityService;
@@ -124,6 +145,43 @@ export class Application {
     await client.pull(model, onProgress, signal);
   }
 
+  /** A person's approval of a task in review: it completes. */
+  approve(taskId: string, summary = 'Approved.', reviewerName = 'a person'): Task {
+    return this.verdict(taskId, 'approve', summary, [], reviewerName);
+  }
+
+  /**
+   * A person sends a task in review back to its author with findings (or one comment), or fails it once
+   * the rounds are used up.
+   */
+  requestChanges(taskId: string, findings: Finding[] | string, summary = '', reviewerName = 'a person'): Task {
+    const list: Finding[] = typeof findings === 'string' ? (findings.trim() ? parseFindingLines(findings) : []) : findings;
+    return this.verdict(taskId, 'request_changes', summary, list, reviewerName);
+  }
+
+  private verdict(taskId: string, verdict: 'approve' | 'request_changes', summary: string, findings: Finding[], reviewerName: string): Task {
+    return this.d.store.mutate(tx =>
+      applyVerdictTx(tx, {
+        taskId, reviewTaskId: null, reviewerId: null, reviewerName, verdict, summary, findings: findings.map(f => Finding.parse(f)), now: this.d.clock.now(),
+        maxRounds: this.d.review().maxRounds,
+      }).task,
+    );
+  }
+
+  reviews(taskId: string): Review[] {
+    return reviewsOf(this.d.store.read, taskId);
+  }
+
+  /** For a task in review, or one in a review cycle: round, reviewer, and why nobody reviews it yet. */
+  reviewState(task: Task, all?: readonly Task[]): ReviewState | undefined {
+    if (!task.reviewRound) return undefined;
+    const maxRounds = this.d.review().maxRounds;
+    const open = (all ?? this.d.tasks.list()).filter(t => t.reviewOf === task.id && (t.status === 'pending' || t.status === 'in_progress' || t.status === 'blocked'));
+    const reviewer = open.map(t => (t.assigneeId ? this.d.agents.find(t.assigneeId)?.name : undefined)).find(n => !!n);
+    const hint = task.status === 'in_review' && !open.length ? NO_REVIEWER_HINT : task.status === 'in_review' && !reviewer ? this.queueInfo(open[0].id) : undefined;
+    return { round: task.reviewRound, maxRounds, reviewer, hint };
+  }
+
   taskDetails(taskId: string): TaskDetails {
     const task = this.d.tasks.get(taskId);
     const agents = new Map(this.d.agents.list().map(a => [a.id, a]));
@@ -139,6 +197,9 @@ export class Application {
       messages: this.d.activity.messagesForTask(taskId).map(m => ({ ...m, fromName: name(m.fromAgent), toName: m.toAgent ? name(m.toAgent) : 'everyone' })),
       queue: this.d.scheduler.queueInfo(taskId),
       running: this.d.runs.isRunning(taskId),
+      reviews: this.reviews(taskId),
+      review: this.reviewState(task),
+      reviewTasks: this.d.tasks.list().filter(t => t.reviewOf === taskId).sort((a, b) => a.createdAt - b.createdAt).map(t => ({ id: t.id, title: t.title, status: t.status, assigneeId: t.assigneeId })),
     };
   }
 }

@@ -10,6 +10,8 @@ import type { Agent, Provider, RunOutcome, Task } from '../model/schemas';
 import { agentFromRow, AGENT_COLUMNS, providerFromRow } from '../store/rows';
 import type { ReadApi, WriteApi } from '../store/types';
 import { addUpdate, mustRead, transitionTx } from '../tasks/taskService';
+import type { Verdict } from '../tools/types';
+import { applyVerdictTx, DEFAULT_REVIEW, reviewRequired, startReviewTx, type ReviewPolicy } from './review';
 
 export interface ClaimRequest {
   taskId: string;
@@ -115,6 +117,11 @@ export interface RunEnd {
   maxAttempts: number;
   /** Put the agent in `error` with this reason (the user must act: model missing, unauthorized). */
   agentError?: string;
+  /** A reviewer's verdict (the run was a review task's). */
+  verdict?: Verdict;
+  /** The diff file of what the run changed in the agent's folder. */
+  diff?: string | null;
+  review: ReviewPolicy;
 }
 
 /**
@@ -128,9 +135,9 @@ export function finishTx(tx: WriteApi, end: RunEnd): { task?: Task; requeued: bo
   if (run.outcome === 'running') {
     tx.run(
       `UPDATE runs SET ended_at = ?, outcome = ?, reason = ?, error_kind = ?, steps = ?, prompt_tokens = ?, completion_tokens = ?, cached_tokens = ?, model_ms = ?,
-         tests_passed = ?, tests_failed = ?, transcript = ? WHERE id = ?`,
+         tests_passed = ?, tests_failed = ?, transcript = ?, diff = ? WHERE id = ?`,
       [end.now, end.outcome, end.reason ?? null, end.errorKind ?? null, end.steps, end.promptTokens, end.completionTokens, end.cachedTokens, end.modelMs,
-        end.testsPassed, end.testsFailed, end.transcript, end.runId],
+        end.testsPassed, end.testsFailed, end.transcript, end.diff ?? null, end.runId],
     );
     changed(tx, 'run', 'updated', end.runId, { taskId: run.task_id, agentId: run.agent_id });
   }
@@ -139,10 +146,28 @@ export function finishTx(tx: WriteApi, end: RunEnd): { task?: Task; requeued: bo
   const current = tx.get<{ status: string; lease_owner: string | null; attempts: number }>('SELECT status, lease_owner, attempts FROM tasks WHERE id = ?', [run.task_id]);
   if (current?.status === 'in_progress' && current.lease_owner === end.owner) {
     switch (end.outcome) {
-      case 'completed':
+      case 'completed': {
+        const done = mustRead(tx, run.task_id);
         addUpdate(tx, run.task_id, 'result', end.result ?? '', end.now, run.agent_id);
-        task = transitionTx(tx, run.task_id, 'completed', { result: end.result ?? '' }, end.now);
+        if (done.reviewOf && end.verdict) {
+          // A reviewer's verdict: the review task is done, and the verdict goes to the task it reviewed.
+          task = transitionTx(tx, run.task_id, 'completed', { result: end.result ?? '' }, end.now);
+          const original = tx.get<{ status: string }>('SELECT status FROM tasks WHERE id = ?', [done.reviewOf]);
+          if (original?.status === 'in_review') {
+            const name = tx.get<{ name: string }>('SELECT name FROM agents WHERE id = ?', [run.agent_id])?.name ?? 'the reviewer';
+            applyVerdictTx(tx, {
+              taskId: done.reviewOf, reviewTaskId: done.id, reviewerId: run.agent_id, reviewerName: name, verdict: end.verdict.verdict,
+              summary: end.verdict.summary, findings: end.verdict.findings, now: end.now, maxRounds: end.review.maxRounds,
+            });
+          }
+        } else if (reviewRequired(tx, done, end.review)) {
+          startReviewTx(tx, run.task_id, end.result ?? '', end.now);
+          task = mustRead(tx, run.task_id);
+        } else {
+          task = transitionTx(tx, run.task_id, 'completed', { result: end.result ?? '' }, end.now);
+        }
         break;
+      }
       case 'cancelled':
         task = transitionTx(tx, run.task_id, 'cancelled', { failureReason: end.reason ?? 'Cancelled by user' }, end.now);
         break;
@@ -156,8 +181,12 @@ export function finishTx(tx: WriteApi, end: RunEnd): { task?: Task; requeued: bo
           requeued = true;
         }
         break;
-      default:
+      default: {
         task = transitionTx(tx, run.task_id, 'failed', { failureReason: end.reason ?? 'The run ended without a result.' }, end.now);
+        if (task.reviewOf) {
+          addUpdate(tx, task.reviewOf, 'status', `The review "${task.title}" ended without a verdict: ${end.reason ?? 'no result'}. Retry it, or review the task yourself.`, end.now);
+        }
+      }
     }
   }
   const agent = tx.get<{ status: string }>('SELECT status FROM agents WHERE id = ?', [run.agent_id]);
@@ -199,7 +228,7 @@ export function expireLeasesTx(tx: WriteApi, now: number, maxAttempts: number): 
       finishTx(tx, {
         runId: r.id, owner, outcome: 'interrupted', reason: 'The window running it stopped renewing its lease (closed, reloaded or killed)',
         errorKind: 'interrupted', steps: 0, promptTokens: 0, completionTokens: 0, cachedTokens: 0, modelMs: 0, testsPassed: 0, testsFailed: 0,
-        transcript: null, now, maxAttempts,
+        transcript: null, now, maxAttempts, review: DEFAULT_REVIEW,
       });
     }
   }

@@ -15,6 +15,7 @@ import type { Store } from '../store/types';
 import type { ProviderMonitor } from '../scheduling/providerMonitor';
 import { mustRead, transitionTx } from '../tasks/taskService';
 import { claimTx, expireLeasesTx, finishTx, renewTx, type Claim } from './claims';
+import { DEFAULT_REVIEW, type ReviewPolicy } from './review';
 
 export interface SchedulerSettings {
   /** Take pending tasks from the board by themselves. */
@@ -78,6 +79,7 @@ export class RunManager implements Disposable {
       clock: Clock;
       log: Logger;
       settings: () => SchedulerSettings;
+      review?: () => ReviewPolicy;
     },
   ) {
     // Cancelled on the board (here, in another window, by the API), or the lease taken over: stop the run.
@@ -212,13 +214,15 @@ export class RunManager implements Disposable {
           runId: l.runId, owner: this.owner, outcome, result: r?.result, reason, errorKind,
           steps: (claim.resumeFrom?.steps ?? 0) + (r?.steps ?? 0), promptTokens: r?.promptTokens ?? 0, completionTokens: r?.completionTokens ?? 0, cachedTokens: 0,
           modelMs: r?.modelMs ?? 0, testsPassed: r?.testsPassed ?? 0, testsFailed: r?.testsFailed ?? 0, transcript: ex.transcript,
-          now: this.d.clock.now(), maxAttempts: s.maxAttempts, agentError,
+          now: this.d.clock.now(), maxAttempts: s.maxAttempts, agentError, verdict: r?.verdict, diff: ex.diff,
+          review: this.d.review?.() ?? DEFAULT_REVIEW,
         }),
       ).requeued;
     } catch (e) {
       // The store is gone (closed under us) or failing: the lease runs out and another start resumes it.
       this.d.log.error(`[run] could not record the end of run ${l.runId}: ${errorMessage(e)}`);
     }
+    if (outcome !== 'interrupted') this.d.executor.discardSnapshot(l.runId);
     const run = this.d.executor.get(l.runId) ?? {
       ...claimRun(l), endedAt: this.d.clock.now(), outcome, reason: reason ?? null, errorKind: errorKind ?? null,
     };
@@ -259,6 +263,6 @@ function claimRun(l: Live): Run {
   return {
     id: l.runId, taskId: l.taskId, agentId: l.claim.agent.id, startedAt: 0, endedAt: null, outcome: 'running', reason: null, steps: 0,
     promptTokens: 0, completionTokens: 0, modelMs: 0, testsPassed: 0, testsFailed: 0, transcript: null, providerId: l.claim.provider.id,
-    model: l.claim.agent.model, errorKind: null, resumedFrom: l.claim.resumeFrom?.runId ?? null, cachedTokens: 0,
+    model: l.claim.agent.model, errorKind: null, resumedFrom: l.claim.resumeFrom?.runId ?? null, cachedTokens: 0, diff: null,
   };
 }

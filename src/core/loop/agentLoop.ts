@@ -7,7 +7,7 @@
 import { AppError, errorMessage } from '../errors';
 import { formatToolResult, jsonProtocolSchema, parseTextReply, nativeToolDefinitions, parseJsonReply, parseNativeToolCalls, TextProtocolStreamParser, type ParseOutcome, type ToolCall, type WireProtocol } from '../protocol';
 import { ProviderError, estimateTokens, type ChatMessage, type ChatResult, type LlmProvider } from '../providers';
-import { resolveTestCommand, type ToolContext, type ToolRegistry, type ToolResult } from '../tools';
+import { resolveTestCommand, type ToolContext, type ToolRegistry, type ToolResult, type Verdict } from '../tools';
 
 export interface LoopBudgets {
   maxSteps: number;
@@ -69,6 +69,8 @@ export interface LoopResult {
   testsFailed: number;
   protocol: WireProtocol;
   messages: ChatMessage[];
+  /** A reviewer's verdict, when the run ended with approve or request_changes. */
+  verdict?: Verdict;
 }
 
 export interface LoopInput {
@@ -194,6 +196,11 @@ export async function runAgentLoop(input: LoopInput, signal: AbortSignal, onEven
       if (call.name === 'run_tests') recordTests(r, result, false, onEvent);
 
       if (result.end?.kind === 'fail') return end('failed', result.end.reason, 'agent_failed');
+      if (result.end?.kind === 'complete' && result.end.verdict) {
+        // A reviewer's verdict: its tests were its own business (run_tests), nothing to check before it.
+        r.verdict = result.end.verdict;
+        return end('completed', result.end.result);
+      }
       if (result.end?.kind === 'complete') {
         const check = await testsBeforeComplete(input, ctx, r, onEvent);
         if (!check) return end('completed', result.end.result);

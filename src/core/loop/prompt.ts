@@ -23,9 +23,13 @@ export interface PromptContext {
 
 export const PROMPT_LIMITS = { attachmentChars: 8_000, treeLines: 200, feedbackChars: 4_000, messageChars: 2_000 };
 
-export function systemPrompt(ctx: Pick<PromptContext, 'agent' | 'folderLabel' | 'testCommand'>, tools: readonly ToolSpec[], protocol: WireProtocol): string {
+export function systemPrompt(
+  ctx: Pick<PromptContext, 'agent' | 'folderLabel' | 'testCommand'> & { reviewing?: boolean },
+  tools: readonly ToolSpec[],
+  protocol: WireProtocol,
+): string {
   const { agent } = ctx;
-  const parts = [
+  const parts = ctx.reviewing ? reviewerRules(ctx) : [
     `You are ${agent.name}, an AI agent working as a ${agent.role} in a team of agents inside VS Code.`,
     agent.skills.length ? `Your skills: ${agent.skills.join(', ')}.` : '',
     '',
@@ -43,6 +47,58 @@ export function systemPrompt(ctx: Pick<PromptContext, 'agent' | 'folderLabel' | 
     for (const t of tools) parts.push(`- ${t.name}: ${t.description}`);
   }
   return parts.filter(p => p !== undefined).join('\n');
+}
+
+function reviewerRules(ctx: Pick<PromptContext, 'agent' | 'folderLabel' | 'testCommand'>): string[] {
+  const { agent } = ctx;
+  return [
+    `You are ${agent.name}, an AI agent working as a ${agent.role} in a team of agents inside VS Code. Now you review another agent's work.`,
+    agent.skills.length ? `Your skills: ${agent.skills.join(', ')}.` : '',
+    '',
+    'Rules:',
+    `- The work is in the folder ${ctx.folderLabel} (paths are relative to it). You may read files and run the tests; you may NOT change anything.`,
+    '- One action per reply. After each action you get its result, then decide the next step.',
+    ctx.testCommand ? `- The tests run with \`${ctx.testCommand}\`.` : '- Run the tests if the folder has any.',
+    '- Check that the work does what the task asks, that it is correct, and that its tests pass and test what matters.',
+    '- End with exactly one verdict: approve (with a short summary), or request_changes with findings, one per line:',
+    '  file:line [blocker|major|minor|nit] what is wrong and what to do. Be specific; do not ask for changes the task does not need.',
+    '- Never invent tool results.',
+  ];
+}
+
+export interface ReviewPromptContext {
+  task: Task;
+  authorName: string;
+  folderLabel: string;
+  round: number;
+  maxRounds: number;
+  result: string;
+  files: Array<{ path: string; status: string }>;
+  patch: string;
+  tests?: string;
+  earlier: string[];
+}
+
+export const REVIEW_LIMITS = { patchChars: 12_000 };
+
+/** The reviewer's first message: the task, the author's result, the diff of what it changed, the tests. */
+export function reviewMessage(ctx: ReviewPromptContext): string {
+  const { task } = ctx;
+  const out = [`# Review (round ${ctx.round} of ${ctx.maxRounds}): ${task.title}`, '', `${ctx.authorName} did this task in ${ctx.folderLabel}. Review it.`];
+  out.push('', '## The task', '', task.title);
+  if (task.description.trim()) out.push('', task.description.trim());
+  out.push('', `## ${ctx.authorName}'s result`, '', ctx.result || '(none given)');
+  if (ctx.files.length) {
+    out.push('', `## What ${ctx.authorName} changed (${ctx.files.length} file${ctx.files.length > 1 ? 's' : ''})`, ...ctx.files.slice(0, 100).map(f => `- ${f.status} ${f.path}`));
+    const patch = ctx.patch.length > REVIEW_LIMITS.patchChars ? `${ctx.patch.slice(0, REVIEW_LIMITS.patchChars)}\n… (diff cut; read the files for the rest)` : ctx.patch;
+    if (patch.trim()) out.push('', '```diff', patch.trimEnd(), '```');
+  } else {
+    out.push('', '## What changed', '', '(no diff was recorded: read the files)');
+  }
+  if (ctx.tests) out.push('', '## Test results of the author\'s last run', '', ctx.tests);
+  if (ctx.earlier.length) out.push('', '## Earlier review rounds', ...ctx.earlier.map(e => e.slice(0, PROMPT_LIMITS.feedbackChars)));
+  out.push('', 'Start now with your first action.');
+  return out.join('\n');
 }
 
 export function taskMessage(ctx: PromptContext): string {

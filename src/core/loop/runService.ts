@@ -7,7 +7,7 @@ import * as path from 'node:path';
 import type { AgentService } from '../agents/agentService';
 import type { Claim } from '../app/claims';
 import { AppError, errorMessage } from '../errors';
-import type { Run, TaskUpdateKind } from '../model/schemas';
+import type { Run, Task, TaskUpdateKind } from '../model/schemas';
 import type { Clock, Logger, WorkspaceFolders } from '../ports';
 import { chooseProtocol } from '../protocol';
 import { ProviderError, type ChatMessage, type LlmProvider, type ModelInfo } from '../providers';
@@ -16,11 +16,13 @@ import { runFromRow } from '../store/rows';
 import type { Store } from '../store/types';
 import type { ActivityService } from '../tasks/activityService';
 import type { TaskService } from '../tasks/taskService';
-import { createToolRegistry, resolveTestCommand, runCommand, type ToolRegistry } from '../tools';
+import { createReviewerRegistry, createToolRegistry, resolveTestCommand, runCommand, type ToolRegistry } from '../tools';
+import { reviewsOf, type ReviewPolicy } from '../app/review';
+import { diffSnapshots, snapshotFolder, type FolderDiff, type FolderSnapshot } from '../workspace/folderDiff';
 import { walk } from '../tools/walk';
 import { PathSandbox } from '../workspace/sandbox';
 import { runAgentLoop, type LoopBudgets, type LoopEvent, type LoopResult } from './agentLoop';
-import { systemPrompt, taskMessage } from './prompt';
+import { reviewMessage, systemPrompt, taskMessage } from './prompt';
 
 /** What only the host can answer: the user's approval of a command, and whether the workspace is trusted. */
 export interface Approvals {
@@ -40,6 +42,8 @@ export interface ExecuteOptions {
 }
 
 export interface Execution {
+  /** The diff file (JSON: files, patch, before, after) of what a completed author run changed. */
+  diff?: string | null;
   result?: LoopResult;
   /** Why it did not complete, for the user. */
   failure?: string;
@@ -73,6 +77,7 @@ export class RunExecutor {
       transcriptsDir: string;
       approvals: Approvals;
       settings: () => RunSettings;
+      reviewPolicy?: () => ReviewPolicy;
       tools?: ToolRegistry;
     },
   ) {
@@ -131,6 +136,7 @@ export class RunExecutor {
       }
     };
     const events: LoopEvent[] = [];
+    let before: FolderSnapshot | undefined;
     let result: LoopResult | undefined;
     let failure: string | undefined;
     let errorKind: string | undefined;
@@ -141,10 +147,14 @@ export class RunExecutor {
       const info = await this.probe(claim.provider.id, provider, agent.model, signal);
       const protocol = chooseProtocol(info.capabilities, agent.settings.toolProtocol ?? 'auto', agent.model);
       const numCtx = agent.settings.numCtx ?? Math.min(info.contextLength ?? 8192, 8192);
-      const folder = await agents.ensureFolder(agent);
+      // A reviewer works in the author's folder, with read-only tools.
+      const reviewing = task.reviewOf ? this.reviewContext(task) : undefined;
+      const folder = reviewing ? reviewing.folder : await agents.ensureFolder(agent);
       const sandbox = new PathSandbox({ workspaceRoots: this.d.workspaceFolders.folders(), writeRoot: folder });
-      const explicitTests = task.testCommand ?? agent.settings.testCommand;
+      const tools = reviewing ? this.reviewerTools : this.tools;
+      const explicitTests = task.testCommand ?? (reviewing ? reviewing.author.settings.testCommand : agent.settings.testCommand);
       const testCommand = explicitTests ?? (await resolveTestCommand(folder))?.command;
+      if (!reviewing) before = await this.snapshot(runId, folder, claim.resumeFrom?.runId, signal);
       const unread = activity.inbox(agent.id, { unreadOnly: true });
       const names = new Map(agents.list().map(a => [a.id, a.name]));
       const feedback = activity.updates(taskId).filter(u => u.kind === 'feedback').map(u => u.body);
@@ -158,14 +168,16 @@ export class RunExecutor {
         {
           provider,
           model: agent.model,
-          tools: this.tools,
+          tools,
           protocol,
-          system: p => systemPrompt({ agent, folderLabel: sandbox.writeRootLabel, testCommand }, this.tools.specs(), p),
-          task: taskMessage({
-            agent, task: this.d.tasks.get(taskId), folderLabel: sandbox.writeRootLabel, tree, attachments, feedback,
-            messages: unread.map(m => `${(m.fromAgent && names.get(m.fromAgent)) ?? 'user'}: ${m.body}`),
-            testCommand,
-          }),
+          system: p => systemPrompt({ agent, folderLabel: sandbox.writeRootLabel, testCommand, reviewing: !!reviewing }, tools.specs(), p),
+          task: reviewing
+            ? reviewMessage({ ...reviewing.prompt, folderLabel: sandbox.writeRootLabel })
+            : taskMessage({
+                agent, task: this.d.tasks.get(taskId), folderLabel: sandbox.writeRootLabel, tree, attachments, feedback,
+                messages: unread.map(m => `${(m.fromAgent && names.get(m.fromAgent)) ?? 'user'}: ${m.body}`),
+                testCommand,
+              }),
           resume: earlier ? { messages: earlier, note: resumeNote(earlier.filter(m => m.role === 'assistant').length, sandbox.writeRootLabel, tree) } : undefined,
           checkpoint: messages => {
             lastMessages = messages;
@@ -205,7 +217,82 @@ export class RunExecutor {
       log.warn(`[run] ${agent.name} on "${task.title}": ${failure}`);
     }
     const transcript = this.writeTranscript(transcriptFile, result?.messages ?? lastMessages, events);
-    return { result, failure, errorKind, transcript };
+    let diff: string | null = null;
+    if (before && result?.outcome === 'completed') diff = await this.writeDiff(runId, before, agents.folderOf(agent));
+    return { result, failure, errorKind, transcript, diff };
+  }
+
+  private readonly reviewerTools = createReviewerRegistry();
+
+  /** What a reviewer needs: the task under review, its author and folder, the diff of the author's last run, its tests. */
+  private reviewContext(task: Task) {
+    const { tasks, agents, activity } = this.d;
+    const original = tasks.get(task.reviewOf!);
+    const author = original.assigneeId ? agents.find(original.assigneeId) : undefined;
+    if (!author) throw new AppError('conflict', `The author of "${original.title}" no longer exists, so there is no folder to review. Review it yourself.`);
+    const lastRun = this.list(original.id).filter(r => r.agentId === author.id && r.outcome === 'completed').at(-1);
+    const d = lastRun?.diff ? this.readDiff(lastRun.diff) : undefined;
+    const tests = activity.updates(original.id).filter(u => u.kind === 'test').at(-1)?.body;
+    const earlier = reviewsOf(this.d.store.read, original.id).map(r => `Round ${r.round}, ${r.reviewerName}: ${r.verdict === 'approve' ? 'approved' : 'requested changes'}${r.summary ? ` (${r.summary})` : ''}${r.findings.length ? `\n${r.findings.map(f => `- [${f.severity}] ${f.file}${f.line ? `:${f.line}` : ''}: ${f.comment}`).join('\n')}` : ''}`);
+    return {
+      original,
+      author,
+      folder: agents.folderOf(author),
+      prompt: {
+        task: original, authorName: author.name, round: Math.max(1, original.reviewRound), maxRounds: this.d.reviewPolicy?.().maxRounds ?? 3,
+        result: original.result ?? '', files: d?.files ?? [], patch: d?.patch ?? '', tests, earlier,
+      },
+    };
+  }
+
+  /** The folder as the run found it (an interrupted run's snapshot when resuming), kept on disk until the run ends. */
+  private async snapshot(runId: string, folder: string, resumeFrom: string | undefined, signal: AbortSignal): Promise<FolderSnapshot> {
+    const dir = path.join(this.d.transcriptsDir, '..', 'snapshots');
+    if (resumeFrom) {
+      try {
+        const snap = JSON.parse(fs.readFileSync(path.join(dir, `${resumeFrom}.json`), 'utf8')) as FolderSnapshot;
+        fs.renameSync(path.join(dir, `${resumeFrom}.json`), path.join(dir, `${runId}.json`));
+        return snap;
+      } catch {
+        // no snapshot kept: take a new one
+      }
+    }
+    const snap = await snapshotFolder(folder, signal);
+    try {
+      fs.mkdirSync(dir, { recursive: true });
+      fs.writeFileSync(path.join(dir, `${runId}.json`), JSON.stringify(snap));
+    } catch (e) {
+      this.d.log.warn(`[run] folder snapshot not kept: ${errorMessage(e)}`);
+    }
+    return snap;
+  }
+
+  /** Drops a run's folder snapshot (kept only while a run may still resume). */
+  discardSnapshot(runId: string): void {
+    fs.rmSync(path.join(this.d.transcriptsDir, '..', 'snapshots', `${runId}.json`), { force: true });
+  }
+
+  private async writeDiff(runId: string, before: FolderSnapshot, folder: string): Promise<string | null> {
+    try {
+      const d = diffSnapshots(before, await snapshotFolder(folder));
+      const dir = path.join(this.d.transcriptsDir, '..', 'diffs');
+      fs.mkdirSync(dir, { recursive: true });
+      const file = path.join(dir, `${runId}.json`);
+      fs.writeFileSync(file, JSON.stringify(d));
+      return file;
+    } catch (e) {
+      this.d.log.warn(`[run] diff not written: ${errorMessage(e)}`);
+      return null;
+    }
+  }
+
+  /** A run's recorded diff, if its file can be read. */
+  readDiff(file: string): FolderDiff | undefined {
+    try {
+      return JSON.parse(fs.readFileSync(file, 'utf8')) as FolderDiff;
+    } catch {
+      return undefined;
+    }
   }
 
   private record(e: LoopEvent, update: (kind: TaskUpdateKind, body: string) => void): void {

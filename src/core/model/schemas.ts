@@ -109,6 +109,10 @@ export const Task = z.object({
   result: z.string().nullable(),
   failureReason: z.string().nullable(),
   attempts: z.number().int().min(0),
+  /** null: as the setting ai2ai.review.required says; true/false: this task's own choice. */
+  reviewRequired: z.boolean().nullable(),
+  /** How many review rounds it has been through (0 before its first review). */
+  reviewRound: z.number().int().min(0),
   /** Why this assignee: the scheduler's score reasons, or "assigned by hand". */
   assignReason: z.string().nullable(),
   /** While in progress: the process running it and when its lease runs out unless renewed. */
@@ -170,8 +174,40 @@ export const Run = z.object({
   errorKind: z.string().nullable(),
   resumedFrom: z.string().nullable(),
   cachedTokens: z.number().int().min(0),
+  /** A unified diff (file path) of what the run changed in the agent's folder. */
+  diff: z.string().nullable(),
 });
 export type Run = z.infer<typeof Run>;
+
+export const Severity = z.enum(['blocker', 'major', 'minor', 'nit']);
+
+export const Finding = z.object({
+  file: z.string().min(1).max(500),
+  line: z.number().int().min(1).optional(),
+  severity: Severity,
+  comment: z.string().min(1).max(4000),
+});
+export type Finding = z.infer<typeof Finding>;
+
+export const ReviewVerdict = z.enum(['approve', 'request_changes']);
+export type ReviewVerdict = z.infer<typeof ReviewVerdict>;
+
+export const Review = z.object({
+  id: Id,
+  taskId: Id,
+  /** The review task the reviewer agent worked on; null for a person's review. */
+  reviewTaskId: Id.nullable(),
+  round: z.number().int().min(1),
+  authorId: Id.nullable(),
+  /** null: a person reviewed it. */
+  reviewerId: Id.nullable(),
+  reviewerName: z.string(),
+  verdict: ReviewVerdict,
+  summary: z.string(),
+  findings: z.array(Finding),
+  createdAt: z.number().int(),
+});
+export type Review = z.infer<typeof Review>;
 
 /** The first zod issue as one sentence, with the field named: what a user sees under an input box. */
 export function describeZodError(err: z.ZodError): string {

@@ -18,6 +18,8 @@ export const TOOL_NAMES = [
   'send_message',
   'complete',
   'fail',
+  'approve',
+  'request_changes',
 ] as const;
 
 export type ToolName = (typeof TOOL_NAMES)[number];

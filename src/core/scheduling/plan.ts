@@ -34,6 +34,8 @@ export interface PlanInput {
   /** Runs holding a slot now, per provider and model (every window's). */
   slotsUsed(providerId: string, model: string): number;
   score: Omit<ScoreContext, 'loaded'>;
+  /** An agent that may not take this task (a review's author). */
+  excluded?(task: Task): string | undefined;
 }
 
 export interface Start {
@@ -77,9 +79,9 @@ export function plan(input: PlanInput): Plan {
   const failedSomewhere = new Set<string>();
   for (const r of input.score.records.values()) for (const id of r.failedTasks.keys()) failedSomewhere.add(id);
   const rankings = new Map<string, ReturnType<typeof rankByScore>>();
-  const rank = (task: Task, candidates: readonly Agent[]) => {
+  const rank = (task: Task, candidates: readonly Agent[], excluded: string | undefined) => {
     if (failedSomewhere.has(task.id)) return rankByScore(task, candidates, scoreCtx);
-    const key = [...task.requiredSkills].sort().join('\u0000');
+    const key = `${excluded ?? ''}\u0001${[...task.requiredSkills].sort().join('\u0000')}`;
     let r = rankings.get(key);
     if (!r) rankings.set(key, (r = rankByScore(task, candidates, scoreCtx)));
     return r;
@@ -115,7 +117,8 @@ export function plan(input: PlanInput): Plan {
 
   for (const task of input.tasks) {
     if (task.status !== 'pending') continue;
-    const asked = input.requested.has(task.id);
+    // Reviews, and work sent back by a review, keep the cycle going by themselves.
+    const asked = input.requested.has(task.id) || task.reviewOf !== null || task.reviewRound > 0;
     if (!input.autoRun && !asked) continue;
     if (task.assigneeId) {
       const agent = agentsById.get(task.assigneeId);
@@ -144,17 +147,20 @@ export function plan(input: PlanInput): Plan {
       waiting.set(task.id, 'no enabled agent: create one or enable one');
       continue;
     }
-    // Unassigned: the best free agent that covers at least one required skill.
-    const candidates = task.requiredSkills.length ? enabled.filter(a => task.requiredSkills.some(s => a.skills.includes(s))) : enabled;
+    // Unassigned: the best free agent that covers at least one required skill (never a review's author).
+    const excluded = input.excluded?.(task);
+    const candidates = (task.requiredSkills.length ? enabled.filter(a => task.requiredSkills.some(s => a.skills.includes(s))) : enabled).filter(a => a.id !== excluded);
     if (!candidates.length) {
-      waiting.set(task.id, `no enabled agent has the skill${task.requiredSkills.length > 1 ? 's' : ''} ${task.requiredSkills.join(', ')}`);
+      waiting.set(task.id, task.reviewOf
+        ? 'no reviewer agent: create one with the review skill, or review it yourself'
+        : `no enabled agent has the skill${task.requiredSkills.length > 1 ? 's' : ''} ${task.requiredSkills.join(', ')}`);
       continue;
     }
     if (!free.size) {
       waiting.set(task.id, 'waiting for a free agent');
       continue;
     }
-    const ranked = rank(task, candidates);
+    const ranked = rank(task, candidates, excluded);
     let started = false;
     let firstBlock: { agent: Agent; blocked?: { why: 'offline' | 'full'; view: ProviderView } } | undefined;
     for (const s of ranked) {

@@ -147,7 +147,7 @@ export class Scheduler implements Disposable {
     try {
       this.settleRequests();
       const settings = this.d.settings();
-      if (!settings.autoRun && !this.requests.size) {
+      if (!settings.autoRun && !this.requests.size && !this.reviewCycleWaiting()) {
         this.setWaiting(new Map());
         return;
       }
@@ -156,7 +156,12 @@ export class Scheduler implements Disposable {
       const records = this.recordsNow();
       const queue = new Map<string, number>();
       for (const t of tasks) if (t.assigneeId) queue.set(t.assigneeId, (queue.get(t.assigneeId) ?? 0) + 1);
+      const authors = new Map<string, string | null>();
+      for (const t of tasks) {
+        if (t.reviewOf && !authors.has(t.reviewOf)) authors.set(t.reviewOf, this.d.tasks.find(t.reviewOf)?.assigneeId ?? null);
+      }
       const p = plan({
+        excluded: t => (t.reviewOf ? (authors.get(t.reviewOf) ?? undefined) : undefined),
         tasks,
         requested: new Set(this.requests.keys()),
         autoRun: settings.autoRun,
@@ -203,9 +208,14 @@ export class Scheduler implements Disposable {
     } catch (e) {
       this.d.log.warn(`[scheduler] lease upkeep failed: ${errorMessage(e)}`);
     }
-    if (this.autoRun || this.requests.size || this.d.runs.running().length) {
+    if (this.autoRun || this.requests.size || this.d.runs.running().length || this.reviewCycleWaiting()) {
       this.d.monitor.refreshDue().catch(e => this.d.log.warn(`[scheduler] provider check failed: ${errorMessage(e)}`));
     }
+  }
+
+  /** Reviews and reworked tasks run without auto-run: is any waiting? */
+  private reviewCycleWaiting(): boolean {
+    return !!this.d.store.read.get(`SELECT 1 AS x FROM tasks WHERE status = 'pending' AND (review_of IS NOT NULL OR review_round > 0) LIMIT 1`);
   }
 
   /** Requests whose task left the queue without starting here (cancelled, deleted, started elsewhere). */

@@ -135,6 +135,33 @@ export const MIGRATIONS: readonly Migration[] = [
       'CREATE INDEX tasks_lease ON tasks(status, lease_expires_at)',
     ],
   },
+  // (version 5 is taken by the task-details work: runs that keep their agent's name.)
+  {
+    version: 6,
+    description: 'reviews: verdicts with findings, review rounds, what each run changed',
+    statements: [
+      `CREATE TABLE reviews (
+        id TEXT PRIMARY KEY,
+        task_id TEXT NOT NULL REFERENCES tasks(id) ON DELETE CASCADE,
+        review_task_id TEXT,
+        round INTEGER NOT NULL,
+        author_id TEXT,
+        reviewer_id TEXT,
+        reviewer_name TEXT NOT NULL,
+        verdict TEXT NOT NULL CHECK (verdict IN ('approve','request_changes')),
+        summary TEXT NOT NULL DEFAULT '',
+        findings TEXT NOT NULL DEFAULT '[]',
+        created_at INTEGER NOT NULL
+      )`,
+      'CREATE INDEX reviews_task ON reviews(task_id, round)',
+      // NULL: follow ai2ai.review.required; 1 or 0: this task's own choice.
+      'ALTER TABLE tasks ADD COLUMN review_required INTEGER',
+      'ALTER TABLE tasks ADD COLUMN review_round INTEGER NOT NULL DEFAULT 0',
+      // The unified diff (a file beside the database) of what a run changed in its agent's folder.
+      'ALTER TABLE runs ADD COLUMN diff TEXT',
+      'CREATE INDEX tasks_review_of ON tasks(review_of)',
+    ],
+  },
 ];
 
 export const LATEST_SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1].version;

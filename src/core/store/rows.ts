@@ -3,7 +3,7 @@
  * edited by hand or written by a newer version fails loudly here instead of deep in the UI.
  */
 import * as z from 'zod';
-import { Agent, Message, Provider, Run, Task, TaskUpdate } from '../model/schemas';
+import { Agent, Message, Provider, Review, Run, Task, TaskUpdate } from '../model/schemas';
 import { AppError } from '../errors';
 import type { Row, SqlValue } from './types';
 
@@ -84,6 +84,8 @@ export function taskFromRow(r: Row, dependsOn: string[]): Task {
     result: str(r.result),
     failureReason: str(r.failure_reason),
     attempts: num(r.attempts),
+    reviewRequired: r.review_required === null || r.review_required === undefined ? null : r.review_required === 1,
+    reviewRound: num(r.review_round ?? 0),
     assignReason: str(r.assign_reason ?? null),
     leaseOwner: str(r.lease_owner ?? null),
     leaseExpiresAt: num(r.lease_expires_at ?? null),
@@ -95,12 +97,13 @@ export function taskFromRow(r: Row, dependsOn: string[]): Task {
 }
 
 export const TASK_COLUMNS =
-  'id, title, description, required_skills, priority, status, assignee_id, parent_id, review_of, attachments, test_command, result, failure_reason, attempts, assign_reason, lease_owner, lease_expires_at, created_at, updated_at, started_at, completed_at';
+  'id, title, description, required_skills, priority, status, assignee_id, parent_id, review_of, attachments, test_command, result, failure_reason, attempts, review_required, review_round, assign_reason, lease_owner, lease_expires_at, created_at, updated_at, started_at, completed_at';
 
 export function taskToParams(t: Task): SqlValue[] {
   return [
     t.id, t.title, t.description, JSON.stringify(t.requiredSkills), t.priority, t.status, t.assigneeId, t.parentId,
-    t.reviewOf, JSON.stringify(t.attachments), t.testCommand, t.result, t.failureReason, t.attempts, t.assignReason, t.leaseOwner,
+    t.reviewOf, JSON.stringify(t.attachments), t.testCommand, t.result, t.failureReason, t.attempts,
+    t.reviewRequired === null ? null : t.reviewRequired ? 1 : 0, t.reviewRound, t.assignReason, t.leaseOwner,
     t.leaseExpiresAt, t.createdAt, t.updatedAt,
     t.startedAt, t.completedAt,
   ];
@@ -125,8 +128,15 @@ export function runFromRow(r: Row): Run {
     outcome: r.outcome, reason: str(r.reason), steps: num(r.steps), promptTokens: num(r.prompt_tokens),
     completionTokens: num(r.completion_tokens), modelMs: num(r.model_ms), testsPassed: num(r.tests_passed),
     testsFailed: num(r.tests_failed), transcript: str(r.transcript), providerId: str(r.provider_id ?? null), model: str(r.model ?? null),
-    errorKind: str(r.error_kind ?? null), resumedFrom: str(r.resumed_from ?? null), cachedTokens: num(r.cached_tokens ?? 0),
+    errorKind: str(r.error_kind ?? null), resumedFrom: str(r.resumed_from ?? null), cachedTokens: num(r.cached_tokens ?? 0), diff: str(r.diff ?? null),
   }, 'run');
+}
+
+export function reviewFromRow(r: Row): Review {
+  return parse(Review, {
+    id: r.id, taskId: r.task_id, reviewTaskId: str(r.review_task_id), round: num(r.round), authorId: str(r.author_id), reviewerId: str(r.reviewer_id),
+    reviewerName: r.reviewer_name, verdict: r.verdict, summary: r.summary, findings: json(r.findings), createdAt: num(r.created_at),
+  }, 'review');
 }
 
 /** `?, ?, ?` for n columns. */

@@ -25,6 +25,8 @@ export const CreateTaskInput = z.object({
   parentId: Id.nullable().default(null),
   reviewOf: Id.nullable().default(null),
   assigneeId: Id.nullable().default(null),
+  /** null (default): as ai2ai.review.required says. */
+  reviewRequired: z.boolean().nullable().default(null),
 });
 export type CreateTaskInput = z.input<typeof CreateTaskInput>;
 
@@ -100,6 +102,7 @@ export class TaskService {
       result: null,
       failureReason: null,
       attempts: 0,
+      reviewRound: 0,
       assignReason: data.assigneeId ? 'assigned by hand' : null,
       leaseOwner: null,
       leaseExpiresAt: null,

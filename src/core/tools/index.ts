@@ -1,4 +1,5 @@
 import { complete, fail, reportProgress, sendMessage } from './agentTools';
+import { approve, refusedForReviewer, requestChanges } from './reviewTools';
 import { replaceInFile, searchFiles } from './editTools';
 import { deleteFile, listFiles, readFile, writeFile } from './fileTools';
 import { runCommandTool, runTestsTool } from './processTools';
@@ -19,6 +20,23 @@ export const ALL_TOOLS: readonly ToolDefinition[] = [
   complete,
   fail,
 ];
+
+/** What an author uses: everything but the verdicts. */
+export const AUTHOR_TOOLS: readonly ToolDefinition[] = ALL_TOOLS;
+
+/**
+ * What a reviewer uses: read, search and run the tests of the author's folder, message, and the two verdicts.
+ * Writing tools are there only to refuse with what to do instead.
+ */
+export function createReviewerRegistry(): ToolRegistry {
+  const readOnly = new Set(['list_files', 'read_file', 'search_files', 'run_tests', 'report_progress', 'send_message', 'fail']);
+  return new ToolRegistry([
+    ...ALL_TOOLS.filter(t => readOnly.has(t.name)),
+    ...ALL_TOOLS.filter(t => !readOnly.has(t.name)).map(refusedForReviewer),
+    approve,
+    requestChanges,
+  ]);
+}
 
 /** A registry with every tool; use `.subset()` for restricted roles. */
 export function createToolRegistry(): ToolRegistry {

@@ -93,7 +93,21 @@ export interface ToolContext {
 }
 
 /** A tool that ends the run. */
-export type RunEnd = { kind: 'complete'; result: string } | { kind: 'fail'; reason: string };
+export type RunEnd = { kind: 'complete'; result: string; verdict?: Verdict } | { kind: 'fail'; reason: string };
+
+/** A reviewer's structured verdict (see reviewTools.ts). */
+export interface Verdict {
+  verdict: 'approve' | 'request_changes';
+  summary: string;
+  findings: Finding[];
+}
+
+export interface Finding {
+  file: string;
+  line?: number;
+  severity: 'blocker' | 'major' | 'minor' | 'nit';
+  comment: string;
+}
 
 export interface ToolResult {
   /** false when the tool refused or failed; the output then says why, for the model. */

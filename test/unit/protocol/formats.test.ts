@@ -45,7 +45,8 @@ describe('text protocol: instructions and results', () => {
 describe('json protocol', () => {
   it('schema: tool is an enum of the names, args an object', () => {
     const s = jsonProtocolSchema(SPECS) as { properties: { tool: { enum: string[] }; args: { type: string } }; required: string[] };
-    assert.deepEqual(s.properties.tool.enum, [...TOOL_NAMES]);
+    assert.deepEqual(s.properties.tool.enum, SPECS.map(t => t.name));
+    assert.ok(SPECS.every(t => (TOOL_NAMES as readonly string[]).includes(t.name)));
     assert.equal(s.properties.args.type, 'object');
     assert.deepEqual(s.required, ['tool', 'args']);
   });

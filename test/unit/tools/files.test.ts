@@ -2,7 +2,7 @@ import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { AppError } from '../../../src/core/errors';
-import { ALL_TOOLS, createToolRegistry } from '../../../src/core/tools';
+import { ALL_TOOLS, createReviewerRegistry, createToolRegistry } from '../../../src/core/tools';
 import { TOOL_NAMES, type ToolCall } from '../../../src/core/protocol';
 import { fixture, write, type Fixture } from './helpers';
 
@@ -19,7 +19,10 @@ describe('tools: files', () => {
   afterEach(() => f.cleanup());
 
   it('the registry has every tool once, with descriptions and examples', () => {
-    assert.deepEqual(createToolRegistry().names().sort(), [...TOOL_NAMES].sort());
+    // An author has every tool but the verdicts; a reviewer has the verdicts, and the writing tools only to refuse them.
+    const verdicts = ['approve', 'request_changes'];
+    assert.deepEqual(createToolRegistry().names().sort(), [...TOOL_NAMES].filter(n => !verdicts.includes(n)).sort());
+    assert.deepEqual(createReviewerRegistry().names().sort(), [...TOOL_NAMES].sort());
     for (const t of ALL_TOOLS) assert.ok(t.description.length > 10 && t.example, t.name);
   });
 
