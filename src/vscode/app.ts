@@ -19,6 +19,7 @@ import { AgentsTree } from './trees/agentsTree';
 import { ProvidersTree } from './trees/providersTree';
 import { StatusBar } from './statusBar';
 import { TaskDocuments } from './taskDocuments';
+import { ChangeDocuments } from './changeDocuments';
 import { TasksTree } from './trees/tasksTree';
 
 /** What activate() returns: for other extensions and for the integration tests. */
@@ -49,13 +50,14 @@ export class App implements vscode.Disposable {
     const tasks = this.disposables.add(new TasksTree());
     const providers = this.disposables.add(new ProvidersTree());
     const documents = this.disposables.add(new TaskDocuments());
+    const changeDocs = this.disposables.add(new ChangeDocuments());
     const status = this.disposables.add(new StatusBar());
     this.disposables.add(vscode.window.createTreeView('ai2ai.agents', { treeDataProvider: agents, showCollapseAll: true }));
     this.disposables.add(vscode.window.createTreeView('ai2ai.tasks', { treeDataProvider: tasks, showCollapseAll: true }));
     this.disposables.add(vscode.window.createTreeView('ai2ai.providers', { treeDataProvider: providers }));
     void vscode.commands.executeCommand('setContext', 'ai2ai.state', 'loading');
 
-    const ready = this.start(log, config, [agents, tasks, providers, documents, status]);
+    const ready = this.start(log, config, [agents, tasks, providers, documents, status, changeDocs]);
     ready.catch(() => undefined); // reported in start(); commands get the same error when they await it
     const core = () => ready;
     const runs = this.disposables.add(new RunFlows(core, prompter));
@@ -70,7 +72,7 @@ export class App implements vscode.Disposable {
     );
     for (const d of registerCommands({
       agents: new AgentFlows(core, prompter),
-      tasks: new TaskFlows(core, prompter),
+      tasks: new TaskFlows(core, prompter, changeDocs),
       runs,
       providers: new ProviderFlows(core, prompter),
       log,

@@ -29,6 +29,9 @@ export const COMMAND_IDS = [
   'ai2ai.showLog',
   'ai2ai.enableAutoRun',
   'ai2ai.disableAutoRun',
+  'ai2ai.approveTask',
+  'ai2ai.requestChanges',
+  'ai2ai.showChanges',
 ] as const;
 
 export type CommandId = (typeof COMMAND_IDS)[number];

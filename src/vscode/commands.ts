@@ -63,6 +63,9 @@ export const COMMANDS: Record<CommandId, Handler> = {
   'ai2ai.pullModel': (ctx, model?: string, providerId?: string) => ctx.providers.pull(typeof model === 'string' ? model : undefined, typeof providerId === 'string' ? providerId : undefined),
   'ai2ai.refresh': ctx => ctx.refresh(),
   'ai2ai.showLog': ctx => ctx.log.show(),
+  'ai2ai.approveTask': (ctx, a?: unknown, summary?: string) => ctx.tasks.approve(idArg(a), typeof summary === 'string' ? summary : undefined),
+  'ai2ai.requestChanges': (ctx, a?: unknown, comments?: string) => ctx.tasks.requestChanges(idArg(a), typeof comments === 'string' ? comments : undefined),
+  'ai2ai.showChanges': (ctx, a?: unknown, file?: string) => ctx.tasks.showChanges(idArg(a), typeof file === 'string' ? file : undefined),
   'ai2ai.enableAutoRun': ctx => ctx.setAutoRun(true),
   'ai2ai.disableAutoRun': ctx => ctx.setAutoRun(false),
 };

@@ -19,6 +19,10 @@ const Settings = z.object({
     timeBudgetMinutes: z.number().min(1).catch(30),
     tokenBudget: z.number().int().min(1000).catch(400_000),
   }),
+  review: z.object({
+    required: z.enum(['auto', 'always', 'never']).catch('auto'),
+    maxRounds: z.number().int().min(1).max(10).catch(3),
+  }),
   scheduler: z.object({
     autoRun: z.boolean().catch(false),
     maxAttempts: z.number().int().min(1).max(20).catch(3),
@@ -58,6 +62,7 @@ export class Config implements vscode.Disposable {
         storage: { durableWrites: c.get('storage.durableWrites'), compactAfterKB: c.get('storage.compactAfterKB') },
         commands: { allowlist: c.get('commands.allowlist') },
         agent: { maxSteps: c.get('agent.maxSteps'), timeBudgetMinutes: c.get('agent.timeBudgetMinutes'), tokenBudget: c.get('agent.tokenBudget') },
+        review: { required: c.get('review.required'), maxRounds: c.get('review.maxRounds') },
         scheduler: { autoRun: c.get('scheduler.autoRun'), maxAttempts: c.get('scheduler.maxAttempts'), leaseSeconds: c.get('scheduler.leaseSeconds') },
       };
       this.cached = Settings.parse(raw);
@@ -76,6 +81,7 @@ export class Config implements vscode.Disposable {
       budgets: this.budgets(),
       allowlist: s.commands.allowlist,
       scheduler: { autoRun: s.scheduler.autoRun, maxAttempts: s.scheduler.maxAttempts, leaseMs: s.scheduler.leaseSeconds * 1000 },
+      review: s.review,
     };
   }
 

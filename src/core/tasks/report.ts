@@ -20,6 +20,20 @@ export function renderTaskReport(r: TaskDetails): string {
   if (task.description.trim()) out.push('', '## Description', '', task.description.trim());
   if (task.result) out.push('', '## Result', '', task.result);
   if (task.failureReason) out.push('', '## Why it stopped', '', task.failureReason);
+  if (r.review || r.reviews.length) {
+    out.push('', '## Review');
+    if (r.review) {
+      out.push('', `Round ${r.review.round} of ${r.review.maxRounds}${r.review.reviewer ? ` · reviewer @${r.review.reviewer}` : ''}${r.review.hint ? ` · ${r.review.hint}` : ''}`);
+    }
+    for (const v of r.reviews) {
+      out.push('', `### Round ${v.round}: ${v.verdict === 'approve' ? '✅ approved' : '✍️ changes requested'} by ${v.reviewerName} · ${time(v.createdAt)}`);
+      if (v.summary) out.push('', v.summary);
+      if (v.findings.length) {
+        out.push('');
+        for (const f of v.findings) out.push(`- **${f.severity}** \`${f.file}${f.line ? `:${f.line}` : ''}\`: ${oneLine(f.comment)}`);
+      }
+    }
+  }
   if (r.runs.length) {
     out.push('', '## Runs', '', '| started | agent | outcome | steps | tokens | model time | tests |', '|---|---|---|---|---|---|---|');
     for (const run of r.runs) {

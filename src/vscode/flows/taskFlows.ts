@@ -5,13 +5,18 @@ import { PRIORITY_LABELS, Task, type Agent } from '../../core/model/schemas';
 import { rankAgents } from '../../core/scheduling/match';
 import { canTransitionTask } from '../../core/model/transitions';
 import { pickStep, runSteps, textStep, type Prompter } from '../input';
+import { ChangeDocuments } from '../changeDocuments';
 import { TaskDocuments } from '../taskDocuments';
 import { parseSkills, skillsValidator, validator } from './agentFlows';
 
 const PRIORITIES = PRIORITY_LABELS.map((label, priority) => ({ label, priority, description: priority === 1 ? 'default' : undefined }));
 
 export class TaskFlows {
-  constructor(private readonly core: () => Promise<Core>, private readonly prompter: Prompter) {}
+  constructor(
+    private readonly core: () => Promise<Core>,
+    private readonly prompter: Prompter,
+    private readonly changes: ChangeDocuments,
+  ) {}
 
   async create(): Promise<Task | undefined> {
     const core = await this.core();
@@ -140,6 +145,61 @@ export class TaskFlows {
     const v = await this.prompter.pick(items, { title: `Assign "${task.title}"`, placeholder: 'Best first: skills, past results on them, model loaded, queue' });
     if (typeof v !== 'object') return undefined;
     return core.app.assign(task.id, v.agentId, v.reason ? `chosen by hand: ${v.reason}` : undefined);
+  }
+
+  /** A person's approval of a task in review. */
+  async approve(id?: string, summary?: string): Promise<Task | undefined> {
+    const core = await this.core();
+    const task = taskOf(core, id) ?? (await this.pickTask(core, 'Approve', t => t.status === 'in_review'));
+    if (!task) return undefined;
+    const done = core.app.approve(task.id, summary ?? 'Approved.', 'you');
+    void vscode.window.setStatusBarMessage(`$(check) Approved "${task.title}"`, 4000);
+    return done;
+  }
+
+  /** Sends a task in review back to its author with your comments (one finding per line: file:line what to change). */
+  async requestChanges(id?: string, comments?: string): Promise<Task | undefined> {
+    const core = await this.core();
+    const task = taskOf(core, id) ?? (await this.pickTask(core, 'Request Changes', t => t.status === 'in_review'));
+    if (!task) return undefined;
+    const text =
+      comments ??
+      (await this.prompter.input({
+        title: `Request Changes: ${task.title}`,
+        prompt: 'What should change? One point per line; "file:line what to do" points at a place.',
+        placeholder: 'src/add.js:3 handle negative numbers',
+        validate: v => (v.trim() ? undefined : 'Say what should change.'),
+      }));
+    if (typeof text !== 'string') return undefined;
+    const back = core.app.requestChanges(task.id, text.replace(/\s*;\s*/g, '\n'), '', 'you');
+    void vscode.window.setStatusBarMessage(back.status === 'failed' ? `"${task.title}" failed review (last round)` : `$(comment-discussion) Sent "${task.title}" back to its author`, 4000);
+    return back;
+  }
+
+  /** Opens what the author's last run changed, one file at a time, in VS Code's diff view. */
+  async showChanges(id?: string, file?: string): Promise<boolean> {
+    const core = await this.core();
+    let task = taskOf(core, id) ?? (await this.pickTask(core, 'Show Changes'));
+    if (!task) return false;
+    if (task.reviewOf) task = core.tasks.get(task.reviewOf);
+    const run = core.executor.list(task.id).filter(r => r.diff).at(-1);
+    const diff = run && this.changes.diffOf(run.id);
+    if (!run || !diff?.files.length) {
+      void vscode.window.showInformationMessage(`No recorded changes for "${task.title}" yet: they are recorded when its agent completes a run.`);
+      return false;
+    }
+    let chosen = file;
+    if (!chosen) {
+      if (diff.files.length === 1) chosen = diff.files[0].path;
+      else {
+        const v = await this.prompter.pick(diff.files.map(f => ({ label: f.path, description: f.status })), { title: `Changes in "${task.title}"`, placeholder: `${diff.files.length} files changed` });
+        if (typeof v !== 'object') return false;
+        chosen = v.label;
+      }
+    }
+    const who = core.agents.find(run.agentId)?.name ?? 'the agent';
+    await vscode.commands.executeCommand('vscode.diff', ChangeDocuments.uri(run.id, 'before', chosen), ChangeDocuments.uri(run.id, 'after', chosen), `${chosen} (changed by ${who})`, { preview: false });
+    return true;
   }
 
   private async pickTask(core: Core, title: string, filter: (t: Task) => boolean = () => true): Promise<Task | undefined> {

@@ -30,7 +30,7 @@ const STATUS_ICON: Record<TaskStatus, vscode.ThemeIcon> = {
 };
 
 export class TasksTree extends TreeBase<TaskNode> {
-  private cache: { byStatus: Map<TaskStatus, TaskNode[]> } | undefined;
+  private cache: { byStatus: Map<TaskStatus, TaskNode[]>; all: Task[] } | undefined;
 
   protected cares(entity: string): boolean {
     return entity === 'task' || entity === 'agent';
@@ -48,15 +48,16 @@ export class TasksTree extends TreeBase<TaskNode> {
   private load(): Map<TaskStatus, TaskNode[]> {
     if (this.cache) return this.cache.byStatus;
     const byStatus = new Map<TaskStatus, TaskNode[]>();
+    const all = this.core?.tasks.list() ?? [];
     if (this.core) {
       const agents = new Map(this.core.agents.list().map(a => [a.id, a]));
-      for (const task of this.core.tasks.list()) {
+      for (const task of all) {
         const list = byStatus.get(task.status) ?? [];
         list.push({ kind: 'task', task, assignee: task.assigneeId ? agents.get(task.assigneeId) : undefined });
         byStatus.set(task.status, list);
       }
     }
-    this.cache = { byStatus };
+    this.cache = { byStatus, all };
     return byStatus;
   }
 
@@ -85,7 +86,13 @@ export class TasksTree extends TreeBase<TaskNode> {
     item.id = `task:${t.id}`;
     const who = node.assignee ? `@${node.assignee.name}` : 'unassigned';
     const queue = t.status === 'pending' ? this.core?.scheduler.queueInfo(t.id) : undefined;
-    item.description = `${who} · ${PRIORITY_LABELS[t.priority]}${queue ? ` · ${queue}` : ''}`;
+    const review = t.reviewRound ? this.core?.app.reviewState(t, this.cache?.all) : undefined;
+    const reviewText = review
+      ? t.status === 'in_review'
+        ? `in review · round ${review.round}/${review.maxRounds}${review.reviewer ? ` · @${review.reviewer}` : review.hint ? ` · ${review.hint}` : ''}`
+        : t.status === 'pending' ? `changes requested · round ${review.round}/${review.maxRounds}` : undefined
+      : undefined;
+    item.description = [who, PRIORITY_LABELS[t.priority], reviewText, queue].filter(Boolean).join(' · ');
     item.iconPath = STATUS_ICON[t.status];
     item.contextValue = `task.${t.status}`;
     item.command = { command: 'ai2ai.showTask', title: 'Show Task Details', arguments: [node] };
@@ -94,6 +101,7 @@ export class TasksTree extends TreeBase<TaskNode> {
     md.appendText(t.title);
     md.appendMarkdown(`\n\n**${GROUP_LABEL[t.status]}** · priority ${PRIORITY_LABELS[t.priority]} · ${who} · created ${relativeTime(t.createdAt)}`);
     if (queue) md.appendMarkdown('\n\n').appendText(`Waiting: ${queue}`);
+    if (reviewText) md.appendMarkdown('\n\n').appendText(reviewText[0].toUpperCase() + reviewText.slice(1));
     if (t.assignReason && node.assignee) md.appendMarkdown('\n\n').appendText(`Why ${node.assignee.name}: ${t.assignReason}`);
     if (t.requiredSkills.length) md.appendMarkdown(`\n\nSkills: ${t.requiredSkills.join(', ')}`);
     if (t.dependsOn.length) md.appendMarkdown(`\n\nWaits for ${t.dependsOn.length} other task(s)`);
