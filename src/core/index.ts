@@ -14,6 +14,7 @@ import type { LoopBudgets } from './loop/agentLoop';
 import { Application } from './app/application';
 import { DEFAULT_SCHEDULER, RunManager, type SchedulerSettings } from './app/runManager';
 import { DEFAULT_REVIEW, type ReviewPolicy } from './app/review';
+import { createSubtasksTx } from './app/subtasks';
 import { ProviderMonitor } from './scheduling/providerMonitor';
 import { Scheduler } from './scheduling/scheduler';
 import { ProviderService, type SecretStore } from './providers/providerService';
@@ -109,6 +110,7 @@ export async function openCore(opts: CoreOptions): Promise<Core> {
     transcriptsDir: path.join(opts.storageDir, 'transcripts'),
     approvals: opts.approvals ?? refuseApprovals,
     reviewPolicy,
+    createSubtasks: (taskId, specs) => store.mutate(tx => createSubtasksTx(tx, taskId, specs, clock.now())),
     settings: () => {
       const s = opts.settings();
       return { budgets: s.budgets ?? {}, allowlist: s.allowlist ?? [] };

@@ -119,6 +119,8 @@ export interface RunEnd {
   agentError?: string;
   /** A reviewer's verdict (the run was a review task's). */
   verdict?: Verdict;
+  /** The run ended stuck: hand the task once to this stronger agent, with a summary of what was tried. */
+  escalate?: { to: string; summary: string };
   /** The diff file of what the run changed in the agent's folder. */
   diff?: string | null;
   review: ReviewPolicy;
@@ -172,7 +174,10 @@ export function finishTx(tx: WriteApi, end: RunEnd): { task?: Task; requeued: bo
         task = transitionTx(tx, run.task_id, 'cancelled', { failureReason: end.reason ?? 'Cancelled by user' }, end.now);
         break;
       case 'interrupted':
-        if (Number(current.attempts) >= end.maxAttempts) {
+        if (end.errorKind === 'waiting') {
+          // Waiting for its subtasks: blocked on them, queued again when they are all completed.
+          task = transitionTx(tx, run.task_id, 'blocked', {}, end.now, end.reason ?? 'waiting for its subtasks');
+        } else if (Number(current.attempts) >= end.maxAttempts) {
           task = transitionTx(tx, run.task_id, 'failed', {
             failureReason: `Interrupted ${current.attempts} times (the limit is ${end.maxAttempts}, setting ai2ai.scheduler.maxAttempts). Last: ${end.reason ?? 'interrupted'}`,
           }, end.now);
@@ -182,6 +187,16 @@ export function finishTx(tx: WriteApi, end: RunEnd): { task?: Task; requeued: bo
         }
         break;
       default: {
+        const escalated = tx.get<{ escalated_from: string | null }>('SELECT escalated_from FROM tasks WHERE id = ?', [run.task_id])?.escalated_from;
+        const to = end.escalate && !escalated ? tx.get<{ id: string; name: string; enabled: number }>('SELECT id, name, enabled FROM agents WHERE id = ?', [end.escalate.to]) : undefined;
+        if (to?.enabled && to.id !== run.agent_id) {
+          // Stuck: retried once by the stronger fallback, starting from what was tried.
+          const from = tx.get<{ name: string }>('SELECT name FROM agents WHERE id = ?', [run.agent_id])?.name ?? 'the agent';
+          addUpdate(tx, run.task_id, 'feedback', `${from} got stuck (${end.reason ?? 'no result'}). Escalated to ${to.name}. What ${from} tried:\n${end.escalate!.summary}`, end.now, run.agent_id);
+          task = transitionTx(tx, run.task_id, 'pending', { assigneeId: to.id, assignReason: `escalated from ${from}` }, end.now, `escalated to ${to.name}`);
+          tx.run('UPDATE tasks SET escalated_from = ? WHERE id = ?', [run.agent_id, run.task_id]);
+          break;
+        }
         task = transitionTx(tx, run.task_id, 'failed', { failureReason: end.reason ?? 'The run ended without a result.' }, end.now);
         if (task.reviewOf) {
           addUpdate(tx, task.reviewOf, 'status', `The review "${task.title}" ended without a verdict: ${end.reason ?? 'no result'}. Retry it, or review the task yourself.`, end.now);

@@ -26,6 +26,9 @@ export interface SchedulerSettings {
   leaseMs: number;
 }
 
+/** Loop guards that mean "stuck": the fallback agent gets one try. */
+const STUCK_KINDS = new Set(['malformed', 'repeated', 'step_limit']);
+
 export const DEFAULT_SCHEDULER: SchedulerSettings = { autoRun: false, maxAttempts: 3, leaseMs: 30_000 };
 
 export interface StartRequest {
@@ -192,6 +195,11 @@ export class RunManager implements Disposable {
     let reason = ex.failure;
     let errorKind = ex.errorKind;
     if (r?.outcome === 'completed') outcome = 'completed';
+    else if (r?.waiting && !aborted) {
+      outcome = 'interrupted'; // paused, to be resumed when its subtasks are done
+      reason = r.waiting;
+      errorKind = 'waiting';
+    }
     else if (aborted && (l.why === 'shutdown' || l.why === 'lease')) {
       outcome = 'interrupted';
       reason = l.why === 'shutdown' ? 'AI2AI stopped (window closed or reloaded) while it ran' : 'Another window took the task over after this one stopped renewing its lease';
@@ -206,6 +214,7 @@ export class RunManager implements Disposable {
     } else outcome = errorKind && r?.outcome !== 'failed' ? 'error' : 'failed';
     if (errorKind === 'connection') this.d.monitor?.markOffline(claim.provider.id, reason ?? 'unreachable');
     const agentError = errorKind && AGENT_ERROR_KINDS.has(errorKind) ? reason : undefined;
+    const escalate = outcome === 'failed' && errorKind && STUCK_KINDS.has(errorKind) ? this.fallbackOf(claim, r?.messages) : undefined;
     const s = this.d.settings();
     let requeued = false;
     try {
@@ -214,7 +223,7 @@ export class RunManager implements Disposable {
           runId: l.runId, owner: this.owner, outcome, result: r?.result, reason, errorKind,
           steps: (claim.resumeFrom?.steps ?? 0) + (r?.steps ?? 0), promptTokens: r?.promptTokens ?? 0, completionTokens: r?.completionTokens ?? 0, cachedTokens: 0,
           modelMs: r?.modelMs ?? 0, testsPassed: r?.testsPassed ?? 0, testsFailed: r?.testsFailed ?? 0, transcript: ex.transcript,
-          now: this.d.clock.now(), maxAttempts: s.maxAttempts, agentError, verdict: r?.verdict, diff: ex.diff,
+          now: this.d.clock.now(), maxAttempts: s.maxAttempts, agentError, verdict: r?.verdict, diff: ex.diff, escalate,
           review: this.d.review?.() ?? DEFAULT_REVIEW,
         }),
       ).requeued;
@@ -223,12 +232,26 @@ export class RunManager implements Disposable {
       this.d.log.error(`[run] could not record the end of run ${l.runId}: ${errorMessage(e)}`);
     }
     if (outcome !== 'interrupted') this.d.executor.discardSnapshot(l.runId);
+    this.d.executor.forgetRun(l.runId);
     const run = this.d.executor.get(l.runId) ?? {
       ...claimRun(l), endedAt: this.d.clock.now(), outcome, reason: reason ?? null, errorKind: errorKind ?? null,
     };
     this.d.log.info(`[run] ${claim.agent.name} on "${claim.task.title}": ${run.outcome}${reason ? ` (${reason})` : ''}`);
     this.endedEmitter.fire({ taskId: l.taskId, run, requeued }, err => this.d.log.error('[run] end listener failed', err));
     return run;
+  }
+
+  /** The stronger agent this one names as its fallback, with a summary of what the stuck run tried. */
+  private fallbackOf(claim: Claim, messages: readonly { role: string; content: string }[] | undefined): { to: string; summary: string } | undefined {
+    const name = claim.agent.settings.fallbackAgent;
+    if (!name) return undefined;
+    const to = this.d.store.read.get<{ id: string }>('SELECT id FROM agents WHERE name = ? COLLATE NOCASE', [name]);
+    if (!to) {
+      this.d.log.warn(`[run] ${claim.agent.name}'s fallback agent "${name}" does not exist; the task fails instead of escalating`);
+      return undefined;
+    }
+    const tried = (messages ?? []).filter(m => m.role === 'assistant').slice(-8).map(m => `- ${m.content.replace(/\s+/g, ' ').slice(0, 200)}`);
+    return { to: to.id, summary: tried.length ? tried.join('\n') : '(nothing usable)' };
   }
 
   /**

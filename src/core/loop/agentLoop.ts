@@ -71,6 +71,8 @@ export interface LoopResult {
   messages: ChatMessage[];
   /** A reviewer's verdict, when the run ended with approve or request_changes. */
   verdict?: Verdict;
+  /** The run paused its task (waiting for subtasks): why. */
+  waiting?: string;
 }
 
 export interface LoopInput {
@@ -89,6 +91,11 @@ export interface LoopInput {
    * and a note on where it stands, sent instead of `task`.
    */
   resume?: { messages: readonly ChatMessage[]; note: string };
+  /**
+   * Messages other agents sent since the last turn: each is delivered as a new message at the end of the
+   * conversation before the next model call (the system prompt, and with it the server's prompt cache, stays).
+   */
+  inbox?: () => string[];
   /** Called with the conversation after every step, so an interrupted run can be resumed from it. */
   checkpoint?: (messages: readonly ChatMessage[], steps: number) => void;
   /** For tests: how the loop waits between retries. */
@@ -142,6 +149,7 @@ export async function runAgentLoop(input: LoopInput, signal: AbortSignal, onEven
         return end('failed', `The conversation no longer fits the model's context window (about ${fit.tokens} tokens of ${b.numCtx}) even after condensing old tool output. Raise num_ctx or split the task.`, 'context_full');
       }
 
+      for (const m of input.inbox?.() ?? []) messages.push({ role: 'user', content: m });
       r.steps++;
       onEvent({ type: 'model', step: r.steps });
       let reply: ChatResult;
@@ -195,7 +203,19 @@ export async function runAgentLoop(input: LoopInput, signal: AbortSignal, onEven
       onEvent({ type: 'tool', step: r.steps, call, result });
       if (call.name === 'run_tests') recordTests(r, result, false, onEvent);
 
+      const usage = (result.data as { usage?: { promptTokens: number; completionTokens: number } } | undefined)?.usage;
+      if (usage) {
+        // An ask's completion counts against this run's token budget.
+        r.promptTokens += usage.promptTokens;
+        r.completionTokens += usage.completionTokens;
+      }
       if (result.end?.kind === 'fail') return end('failed', result.end.reason, 'agent_failed');
+      if (result.end?.kind === 'wait') {
+        messages.push(toolResultMessage(protocol, call, result));
+        input.checkpoint?.(messages, r.steps);
+        r.waiting = result.end.reason;
+        return end('failed', result.end.reason, 'waiting');
+      }
       if (result.end?.kind === 'complete' && result.end.verdict) {
         // A reviewer's verdict: its tests were its own business (run_tests), nothing to check before it.
         r.verdict = result.end.verdict;

@@ -115,6 +115,7 @@ export function taskMessage(ctx: PromptContext): string {
   }
   if (ctx.feedback.length) {
     out.push('', '## Reviewer feedback on your earlier attempt (address every point)');
+    // (also what an agent that got stuck tried, when the task was escalated to you)
     for (const f of ctx.feedback) out.push(f.slice(0, PROMPT_LIMITS.feedbackChars));
   }
   if (ctx.messages.length) {

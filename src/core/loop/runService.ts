@@ -16,7 +16,8 @@ import { runFromRow } from '../store/rows';
 import type { Store } from '../store/types';
 import type { ActivityService } from '../tasks/activityService';
 import type { TaskService } from '../tasks/taskService';
-import { createReviewerRegistry, createToolRegistry, resolveTestCommand, runCommand, type ToolRegistry } from '../tools';
+import { createReviewerRegistry, createToolRegistry, resolveTestCommand, runCommand, type SubtaskSpec, type ToolRegistry } from '../tools';
+import { slotsInUse } from '../app/claims';
 import { reviewsOf, type ReviewPolicy } from '../app/review';
 import { diffSnapshots, snapshotFolder, type FolderDiff, type FolderSnapshot } from '../workspace/folderDiff';
 import { walk } from '../tools/walk';
@@ -52,6 +53,8 @@ export interface Execution {
 }
 
 const PROBE_TTL_MS = 10 * 60_000;
+/** Questions one run may ask other agents. */
+export const ASK_LIMIT = 5;
 
 /** Provider failures the user has to fix (not a glitch that the next run may not meet). */
 export const AGENT_ERROR_KINDS = new Set(['model_not_found', 'unauthorized']);
@@ -78,6 +81,7 @@ export class RunExecutor {
       approvals: Approvals;
       settings: () => RunSettings;
       reviewPolicy?: () => ReviewPolicy;
+      createSubtasks?: (taskId: string, specs: SubtaskSpec[]) => string[];
       tools?: ToolRegistry;
     },
   ) {
@@ -161,6 +165,9 @@ export class RunExecutor {
       const attachments = await Promise.all(task.attachments.map(async p => ({ path: p, content: await readAttachment(sandbox, p) })));
       const earlier = claim.resumeFrom ? this.readTranscript(claim.resumeFrom.runId) : undefined;
       const tree = await listing(folder, signal);
+      // Delivered in the first prompt: not again as new messages.
+      activity.markRead(unread.map(m => m.id));
+      const children = this.d.tasks.list().filter(t => t.parentId === taskId);
       update('status', `${agent.name} ${earlier ? 'resumed' : 'started'} (model ${agent.model} on ${claim.provider.name}, ${protocol} tool protocol, context ${numCtx} tokens)`);
       if (claim.resumeFrom && !earlier) update('progress', 'The interrupted run left no readable transcript: starting over, with the files already in the folder.');
       let plans = 0;
@@ -178,7 +185,15 @@ export class RunExecutor {
                 messages: unread.map(m => `${(m.fromAgent && names.get(m.fromAgent)) ?? 'user'}: ${m.body}`),
                 testCommand,
               }),
-          resume: earlier ? { messages: earlier, note: resumeNote(earlier.filter(m => m.role === 'assistant').length, sandbox.writeRootLabel, tree) } : undefined,
+          resume: earlier
+            ? {
+                messages: earlier,
+                note: children.length && children.every(c => c.status === 'completed' || c.status === 'failed' || c.status === 'cancelled')
+                  ? subtasksNote(children, names)
+                  : resumeNote(earlier.filter(m => m.role === 'assistant').length, sandbox.writeRootLabel, tree),
+              }
+            : undefined,
+          inbox: () => this.deliver(agent.id, taskId, names),
           checkpoint: messages => {
             lastMessages = messages;
             this.writeTranscript(transcriptFile, messages, events);
@@ -187,6 +202,8 @@ export class RunExecutor {
             sandbox, cwd: folder, runCommand, approve: c => this.d.approvals.approve(c), trusted: this.d.approvals.trusted(), allowlist: settings.allowlist,
             testCommand: explicitTests,
             onProgress: text => update(plans++ === 0 ? 'plan' : 'progress', text),
+            ask: (to, question) => this.ask(claim, to, question, names, signal),
+            createSubtasks: specs => this.d.createSubtasks?.(taskId, specs) ?? [],
             sendMessage: (to, body) => {
               const target = to === '*' || to === 'all' ? null : agents.findByName(to);
               if (target === undefined) throw new AppError('validation', `There is no agent named "${to}". Agents: ${[...names.values()].join(', ')}.`);
@@ -203,7 +220,6 @@ export class RunExecutor {
           opts.onEvent?.(e);
         },
       );
-      activity.markRead(unread.map(m => m.id));
       if (result.outcome !== 'completed') {
         failure = result.reason;
         errorKind = result.errorKind;
@@ -223,6 +239,86 @@ export class RunExecutor {
   }
 
   private readonly reviewerTools = createReviewerRegistry();
+
+  /** New messages for this agent since its last turn, recorded on its task as they arrive. */
+  private deliver(agentId: string, taskId: string, names: Map<string, string>): string[] {
+    const { activity } = this.d;
+    const fresh = activity.inbox(agentId, { unreadOnly: true });
+    if (!fresh.length) return [];
+    activity.markRead(fresh.map(m => m.id));
+    return fresh.map(m => {
+      const from = (m.fromAgent && names.get(m.fromAgent)) ?? 'the user';
+      try {
+        activity.appendUpdate({ taskId, agentId, kind: 'progress', body: `Message from ${from}: ${m.body}`.slice(0, 20_000) });
+      } catch {
+        // the task is gone: the message still reaches the agent
+      }
+      return `Message from ${from} (another agent; reply with send_message if needed):\n${m.body}`;
+    });
+  }
+
+  private asks = new Map<string, number>();
+
+  /** Per-run bookkeeping ends with the run. */
+  forgetRun(runId: string): void {
+    this.asks.delete(runId);
+  }
+
+  /**
+   * Another agent's model answers in one completion, from its role, skills and current task, on its own
+   * provider within that provider's slots (the asker's own slot when they share provider and model). The
+   * answer cannot ask anyone else: it gets no tools, and an action in it is refused.
+   */
+  private async ask(claim: Claim, to: string, question: string, names: Map<string, string>, signal: AbortSignal) {
+    const { agents, tasks, activity, providers } = this.d;
+    const target = agents.findByName(to);
+    if (!target) throw new AppError('validation', `There is no agent named "${to}". Agents: ${[...names.values()].join(', ')}.`);
+    if (target.id === claim.agent.id) throw new AppError('validation', 'You cannot ask yourself: decide, or ask another agent.');
+    const n = (this.asks.get(claim.runId) ?? 0) + 1;
+    if (n > ASK_LIMIT) throw new AppError('validation', `You already asked ${ASK_LIMIT} questions in this run: decide with what you know.`);
+    this.asks.set(claim.runId, n);
+    const shared = target.providerId === claim.provider.id && target.model === claim.agent.model;
+    if (!shared) await this.waitForSlot(target.providerId, target.model, signal);
+    const current = tasks.list({ status: ['in_progress'], assigneeId: target.id })[0];
+    const system = [
+      `You are ${target.name}, an AI agent working as a ${target.role} in a team of agents.`,
+      target.skills.length ? `Your skills: ${target.skills.join(', ')}.` : '',
+      current ? `You are working on "${current.title}"${current.description ? `: ${current.description.slice(0, 2000)}` : ''}.` : '',
+      `${claim.agent.name} (${claim.agent.role}) asks you a question about their task "${claim.task.title}". Answer briefly and concretely, in plain text.`,
+      'You cannot use tools or ask anyone else.',
+    ].filter(Boolean).join('\n');
+    activity.send({ fromAgent: claim.agent.id, toAgent: target.id, taskId: claim.task.id, body: `Question: ${question}` });
+    const reply = await providers.client(target.providerId).chat(
+      { model: target.model, messages: [{ role: 'system', content: system }, { role: 'user', content: question }], options: { numCtx: target.settings.numCtx ?? 8192, temperature: target.settings.temperature } },
+      signal,
+    );
+    let answer = reply.content.trim() || '(no answer)';
+    if (/<(ask|send_message|create_subtasks)>/.test(answer)) {
+      answer = `${answer.replace(/<(ask|send_message|create_subtasks)>[\s\S]*?(<\/\1>|$)/g, '').trim() || '(no answer)'}\n(${target.name} tried to ask someone else; an answer cannot ask: decide with this answer.)`;
+    }
+    activity.send({ fromAgent: target.id, toAgent: claim.agent.id, taskId: claim.task.id, body: `Answer: ${answer}` });
+    activity.markRead(activity.inbox(claim.agent.id, { unreadOnly: true }).filter(m => m.fromAgent === target.id && m.body === `Answer: ${answer}`).map(m => m.id));
+    if (current) {
+      try {
+        activity.appendUpdate({ taskId: current.id, agentId: target.id, kind: 'progress', body: `Answered ${claim.agent.name}: ${question.slice(0, 300)} → ${answer.slice(0, 2000)}` });
+      } catch {
+        // its task ended meanwhile
+      }
+    }
+    return { answer, promptTokens: reply.promptTokens, completionTokens: reply.completionTokens };
+  }
+
+  /** Waits (bounded) until the provider serves fewer runs of the model than its slots. */
+  private async waitForSlot(providerId: string, model: string, signal: AbortSignal): Promise<void> {
+    const deadline = this.d.clock.now() + 60_000;
+    for (;;) {
+      const p = this.d.providers.get(providerId);
+      if (slotsInUse(this.d.store.read, providerId, model) < p.maxConcurrency) return;
+      if (this.d.clock.now() > deadline) throw new AppError('no_slot', `${p.name} stayed busy with ${model} for a minute: ask again later, or decide yourself.`);
+      if (signal.aborted) throw new AppError('cancelled', 'Cancelled.');
+      await new Promise(r => setTimeout(r, 200));
+    }
+  }
 
   /** What a reviewer needs: the task under review, its author and folder, the diff of the author's last run, its tests. */
   private reviewContext(task: Task) {
@@ -337,6 +433,15 @@ export class RunExecutor {
       return null;
     }
   }
+}
+
+/** What a parent is told when it continues after its subtasks. */
+export function subtasksNote(children: readonly Task[], names: Map<string, string>): string {
+  return [
+    'Your subtasks are done. Their results:',
+    ...children.map(c => `- "${c.title}"${c.assigneeId ? ` (${names.get(c.assigneeId) ?? 'an agent'})` : ''}: ${c.status}${c.result ? `: ${c.result.slice(0, 1500)}` : c.failureReason ? `: ${c.failureReason.slice(0, 500)}` : ''}`),
+    'Continue your task with these results. Reply with your next action.',
+  ].join('\n');
 }
 
 /** What a resumed agent is told after its earlier conversation. */

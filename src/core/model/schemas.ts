@@ -53,6 +53,8 @@ export const AgentSettings = z
     testCommand: z.string().max(500).optional(),
     /** Run on any configured provider that serves this model (the one with a free slot), not only `providerId`. */
     anyProvider: z.boolean().optional(),
+    /** A stronger agent (by name) that retries a task once when this agent's run ends stuck (a loop guard). */
+    fallbackAgent: z.string().trim().min(1).max(40).optional(),
   })
   .strict();
 export type AgentSettings = z.infer<typeof AgentSettings>;

@@ -8,7 +8,7 @@ import type { AgentStatus, TaskStatus } from './schemas';
 const TASK: Record<TaskStatus, readonly TaskStatus[]> = {
   pending: ['in_progress', 'blocked', 'cancelled'],
   blocked: ['pending', 'cancelled'],
-  in_progress: ['completed', 'failed', 'in_review', 'pending', 'cancelled'],
+  in_progress: ['completed', 'failed', 'in_review', 'pending', 'blocked', 'cancelled'],
   in_review: ['completed', 'pending', 'failed', 'cancelled'],
   completed: [],
   failed: ['pending', 'cancelled'],

@@ -20,6 +20,8 @@ export const TOOL_NAMES = [
   'fail',
   'approve',
   'request_changes',
+  'ask',
+  'create_subtasks',
 ] as const;
 
 export type ToolName = (typeof TOOL_NAMES)[number];

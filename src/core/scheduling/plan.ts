@@ -36,6 +36,8 @@ export interface PlanInput {
   score: Omit<ScoreContext, 'loaded'>;
   /** An agent that may not take this task (a review's author). */
   excluded?(task: Task): string | undefined;
+  /** Tasks that run without auto-run or a request: parents waiting on subtasks and their subtasks. */
+  auto?(task: Task): boolean;
 }
 
 export interface Start {
@@ -118,7 +120,7 @@ export function plan(input: PlanInput): Plan {
   for (const task of input.tasks) {
     if (task.status !== 'pending') continue;
     // Reviews, and work sent back by a review, keep the cycle going by themselves.
-    const asked = input.requested.has(task.id) || task.reviewOf !== null || task.reviewRound > 0;
+    const asked = input.requested.has(task.id) || task.reviewOf !== null || task.reviewRound > 0 || task.parentId !== null || !!input.auto?.(task);
     if (!input.autoRun && !asked) continue;
     if (task.assigneeId) {
       const agent = agentsById.get(task.assigneeId);

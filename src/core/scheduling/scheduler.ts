@@ -160,7 +160,12 @@ export class Scheduler implements Disposable {
       for (const t of tasks) {
         if (t.reviewOf && !authors.has(t.reviewOf)) authors.set(t.reviewOf, this.d.tasks.find(t.reviewOf)?.assigneeId ?? null);
       }
+      // Parents waiting on subtasks, and escalated tasks, go on by themselves.
+      const parents = new Set(this.d.store.read.all<{ id: string }>(
+        `SELECT DISTINCT parent_id AS id FROM tasks WHERE parent_id IS NOT NULL UNION SELECT id FROM tasks WHERE escalated_from IS NOT NULL AND status = 'pending'`,
+      ).map(r => r.id));
       const p = plan({
+        auto: t => parents.has(t.id),
         excluded: t => (t.reviewOf ? (authors.get(t.reviewOf) ?? undefined) : undefined),
         tasks,
         requested: new Set(this.requests.keys()),
@@ -215,7 +220,10 @@ export class Scheduler implements Disposable {
 
   /** Reviews and reworked tasks run without auto-run: is any waiting? */
   private reviewCycleWaiting(): boolean {
-    return !!this.d.store.read.get(`SELECT 1 AS x FROM tasks WHERE status = 'pending' AND (review_of IS NOT NULL OR review_round > 0) LIMIT 1`);
+    return !!this.d.store.read.get(
+      `SELECT 1 AS x FROM tasks t WHERE t.status = 'pending' AND (t.review_of IS NOT NULL OR t.review_round > 0 OR t.parent_id IS NOT NULL
+         OR t.escalated_from IS NOT NULL OR EXISTS (SELECT 1 FROM tasks c WHERE c.parent_id = t.id)) LIMIT 1`,
+    );
   }
 
   /** Requests whose task left the queue without starting here (cancelled, deleted, started elsewhere). */

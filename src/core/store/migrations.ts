@@ -138,7 +138,7 @@ export const MIGRATIONS: readonly Migration[] = [
   // (version 5 is taken by the task-details work: runs that keep their agent's name.)
   {
     version: 6,
-    description: 'reviews: verdicts with findings, review rounds, what each run changed',
+    description: 'reviews: verdicts with findings, review rounds, what each run changed; escalation',
     statements: [
       `CREATE TABLE reviews (
         id TEXT PRIMARY KEY,
@@ -160,6 +160,8 @@ export const MIGRATIONS: readonly Migration[] = [
       // The unified diff (a file beside the database) of what a run changed in its agent's folder.
       'ALTER TABLE runs ADD COLUMN diff TEXT',
       'CREATE INDEX tasks_review_of ON tasks(review_of)',
+      // The agent a stuck run was escalated from (a task escalates once).
+      'ALTER TABLE tasks ADD COLUMN escalated_from TEXT',
     ],
   },
 ];

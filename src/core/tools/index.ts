@@ -1,5 +1,6 @@
 import { complete, fail, reportProgress, sendMessage } from './agentTools';
 import { approve, refusedForReviewer, requestChanges } from './reviewTools';
+import { ask, createSubtasks } from './teamTools';
 import { replaceInFile, searchFiles } from './editTools';
 import { deleteFile, listFiles, readFile, writeFile } from './fileTools';
 import { runCommandTool, runTestsTool } from './processTools';
@@ -17,6 +18,8 @@ export const ALL_TOOLS: readonly ToolDefinition[] = [
   runCommandTool,
   reportProgress,
   sendMessage,
+  ask,
+  createSubtasks,
   complete,
   fail,
 ];
@@ -29,7 +32,7 @@ export const AUTHOR_TOOLS: readonly ToolDefinition[] = ALL_TOOLS;
  * Writing tools are there only to refuse with what to do instead.
  */
 export function createReviewerRegistry(): ToolRegistry {
-  const readOnly = new Set(['list_files', 'read_file', 'search_files', 'run_tests', 'report_progress', 'send_message', 'fail']);
+  const readOnly = new Set(['list_files', 'read_file', 'search_files', 'run_tests', 'report_progress', 'send_message', 'ask', 'fail']);
   return new ToolRegistry([
     ...ALL_TOOLS.filter(t => readOnly.has(t.name)),
     ...ALL_TOOLS.filter(t => !readOnly.has(t.name)).map(refusedForReviewer),

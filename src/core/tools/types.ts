@@ -89,11 +89,24 @@ export interface ToolContext {
   testCommand?: string;
   onProgress(text: string): void;
   sendMessage(to: string, body: string): Promise<void> | void;
+  /** Another agent's model answers a question in one completion (absent where asking is not possible). */
+  ask?(agent: string, question: string): Promise<{ answer: string; promptTokens: number; completionTokens: number }>;
+  /** Queues subtasks under this task; the run then waits for them. */
+  createSubtasks?(tasks: SubtaskSpec[]): Promise<string[]> | string[];
   limits?: Partial<ToolLimits>;
 }
 
-/** A tool that ends the run. */
-export type RunEnd = { kind: 'complete'; result: string; verdict?: Verdict } | { kind: 'fail'; reason: string };
+export interface SubtaskSpec {
+  title: string;
+  description: string;
+  skills: string[];
+}
+
+/** A tool that ends the run. 'wait': the task waits (for its subtasks) and the run resumes after. */
+export type RunEnd =
+  | { kind: 'complete'; result: string; verdict?: Verdict }
+  | { kind: 'fail'; reason: string }
+  | { kind: 'wait'; reason: string };
 
 /** A reviewer's structured verdict (see reviewTools.ts). */
 export interface Verdict {
