@@ -52,6 +52,7 @@ const TARGETS: Record<string, [label: string, unit: string, target: number, atLe
   kv_prompt_eval_ratio: ['prompt tokens evaluated / minimum', 'x', 1.2],
   kv_prompt_eval_ratio_naive: ['same, agents alternating on one slot', 'x', Infinity],
   two_provider_speedup: ['speedup, two providers for one model', 'x', 1.9, true],
+  review_round_overhead_ms: ['one review round beyond model time', 'ms', 50],
 };
 
 const benchDir = path.join(ROOT, 'out/bench');

@@ -62,7 +62,7 @@ function decisionBench(): number {
   const tasks: Task[] = Array.from({ length: 1000 }, (_, i) => ({
     id: `t${i}`, title: `task ${i}`, description: '', requiredSkills: [skills[i % 8], skills[(i + 2) % 8]].slice(0, 1 + (i % 2)), priority: i % 4, status: 'pending',
     assigneeId: i % 4 === 0 ? `a${i % 50}` : null, parentId: null, reviewOf: null, dependsOn: [], attachments: [], testCommand: null, result: null, failureReason: null,
-    attempts: 0, assignReason: null, leaseOwner: null, leaseExpiresAt: null, createdAt: now - i, updatedAt: now, startedAt: null, completedAt: null,
+    attempts: 0, reviewRequired: null, reviewRound: 0, assignReason: null, leaseOwner: null, leaseExpiresAt: null, createdAt: now - i, updatedAt: now, startedAt: null, completedAt: null,
   }));
   const records: Records = new Map(agents.map((a, i) => [a.id, {
     perSkill: new Map(a.skills.map(s => [s, { passed: i % 7, total: 7 }])), overall: { passed: i % 9, total: 9 }, meanMs: 1000 + i * 10, meanTokens: 5000, failedTasks: new Map(),

@@ -164,7 +164,7 @@ export class RunExecutor {
       const feedback = activity.updates(taskId).filter(u => u.kind === 'feedback').map(u => u.body);
       const attachments = await Promise.all(task.attachments.map(async p => ({ path: p, content: await readAttachment(sandbox, p) })));
       const earlier = claim.resumeFrom ? this.readTranscript(claim.resumeFrom.runId) : undefined;
-      const tree = await listing(folder, signal);
+      const tree = reviewing ? '' : await listing(folder, signal);
       // Delivered in the first prompt: not again as new messages.
       activity.markRead(unread.map(m => m.id));
       const children = this.d.tasks.list().filter(t => t.parentId === taskId);
@@ -370,7 +370,7 @@ export class RunExecutor {
 
   private async writeDiff(runId: string, before: FolderSnapshot, folder: string): Promise<string | null> {
     try {
-      const d = diffSnapshots(before, await snapshotFolder(folder));
+      const d = diffSnapshots(before, await snapshotFolder(folder, undefined, before));
       const dir = path.join(this.d.transcriptsDir, '..', 'diffs');
       fs.mkdirSync(dir, { recursive: true });
       const file = path.join(dir, `${runId}.json`);

@@ -15,10 +15,16 @@ export const DIFF_LIMITS = { maxFiles: 2000, maxFileBytes: 256 * 1024, maxPatchC
 /** Relative path (forward slashes) → text content, or a marker for a binary or large file. */
 export type FolderSnapshot = Record<string, string>;
 
+/** Size and modification time per path, so a second snapshot reads only the files that changed. */
+const stamps = new WeakMap<FolderSnapshot, Map<string, string>>();
+
 const BIG = (size: number) => `\u0000(binary or large file, ${size} bytes)`;
 
-export async function snapshotFolder(dir: string, signal?: AbortSignal): Promise<FolderSnapshot> {
+export async function snapshotFolder(dir: string, signal?: AbortSignal, previous?: FolderSnapshot): Promise<FolderSnapshot> {
   const out: FolderSnapshot = {};
+  const seen = new Map<string, string>();
+  stamps.set(out, seen);
+  const known = previous ? stamps.get(previous) : undefined;
   let n = 0;
   for await (const e of walk(dir, { recursive: true, maxDepth: 12, signal })) {
     if (e.kind !== 'file') continue;
@@ -29,6 +35,12 @@ export async function snapshotFolder(dir: string, signal?: AbortSignal): Promise
       fd = fs.openSync(e.abs, fs.constants.O_RDONLY | (fs.constants.O_NOFOLLOW ?? 0) | (fs.constants.O_NONBLOCK ?? 0));
       const st = fs.fstatSync(fd);
       if (!st.isFile()) continue;
+      const stamp = `${st.size}:${st.mtimeMs}:${st.ino}`;
+      seen.set(rel, stamp);
+      if (known?.get(rel) === stamp && previous![rel] !== undefined) {
+        out[rel] = previous![rel]; // unchanged since the earlier snapshot: no need to read it again
+        continue;
+      }
       if (st.size > DIFF_LIMITS.maxFileBytes) {
         out[rel] = BIG(st.size);
         continue;
