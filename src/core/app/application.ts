@@ -176,7 +176,7 @@ export class Application {
   reviewState(task: Task, all?: readonly Task[]): ReviewState | undefined {
     if (!task.reviewRound) return undefined;
     const maxRounds = this.d.review().maxRounds;
-    const open = (all ?? this.d.tasks.list()).filter(t => t.reviewOf === task.id && (t.status === 'pending' || t.status === 'in_progress' || t.status === 'blocked'));
+    const open = (all ?? this.d.tasks.list({ reviewOf: task.id })).filter(t => t.reviewOf === task.id && (t.status === 'pending' || t.status === 'in_progress' || t.status === 'blocked'));
     const reviewer = open.map(t => (t.assigneeId ? this.d.agents.find(t.assigneeId)?.name : undefined)).find(n => !!n);
     const hint = task.status === 'in_review' && !open.length ? NO_REVIEWER_HINT : task.status === 'in_review' && !reviewer ? this.queueInfo(open[0].id) : undefined;
     return { round: task.reviewRound, maxRounds, reviewer, hint };
@@ -199,7 +199,7 @@ export class Application {
       running: this.d.runs.isRunning(taskId),
       reviews: this.reviews(taskId),
       review: this.reviewState(task),
-      reviewTasks: this.d.tasks.list().filter(t => t.reviewOf === taskId).sort((a, b) => a.createdAt - b.createdAt).map(t => ({ id: t.id, title: t.title, status: t.status, assigneeId: t.assigneeId })),
+      reviewTasks: this.d.tasks.list({ reviewOf: taskId }).sort((a, b) => a.createdAt - b.createdAt).map(t => ({ id: t.id, title: t.title, status: t.status, assigneeId: t.assigneeId })),
     };
   }
 }

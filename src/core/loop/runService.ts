@@ -167,7 +167,7 @@ export class RunExecutor {
       const tree = reviewing ? '' : await listing(folder, signal);
       // Delivered in the first prompt: not again as new messages.
       activity.markRead(unread.map(m => m.id));
-      const children = this.d.tasks.list().filter(t => t.parentId === taskId);
+      const children = claim.resumeFrom ? this.d.tasks.list({ parentId: taskId }) : [];
       update('status', `${agent.name} ${earlier ? 'resumed' : 'started'} (model ${agent.model} on ${claim.provider.name}, ${protocol} tool protocol, context ${numCtx} tokens)`);
       if (claim.resumeFrom && !earlier) update('progress', 'The interrupted run left no readable transcript: starting over, with the files already in the folder.');
       let plans = 0;

@@ -44,6 +44,8 @@ export type EditTaskInput = z.input<typeof EditTaskInput>;
 export interface TaskFilter {
   status?: TaskStatus[];
   assigneeId?: string;
+  parentId?: string;
+  reviewOf?: string;
 }
 
 export class TaskService {
@@ -63,6 +65,14 @@ export class TaskService {
     if (filter.assigneeId) {
       where.push('assignee_id = ?');
       params.push(filter.assigneeId);
+    }
+    if (filter.parentId) {
+      where.push('parent_id = ?');
+      params.push(filter.parentId);
+    }
+    if (filter.reviewOf) {
+      where.push('review_of = ?');
+      params.push(filter.reviewOf);
     }
     const rows = this.store.read.all(
       `SELECT ${TASK_COLUMNS} FROM tasks ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY priority DESC, created_at ASC`,
