@@ -66,6 +66,10 @@ done
 # a damaged database: refused, said so in the views, file untouched
 step "e2e-corrupt-db" no env AI2AI_E2E_VARIANT=corrupt AI2AI_E2E_SEED=out/test/e2e/seed-corrupt.js AI2AI_E2E_EXPECT= \
   AI2AI_E2E_EXPECT_WELCOME="could not open its database" node scripts/vscode-run.mjs ui --vscode "${versions%% *}"
+# a task that went through review: its details show the round and the findings (screenshot ui-*-review-details.png)
+step "e2e-review" no env AI2AI_E2E_VARIANT=review AI2AI_E2E_SEED=out/test/e2e/seed-review.js AI2AI_E2E_EXPECT="Write the add function" \
+  AI2AI_E2E_OPEN="Write the add function" AI2AI_E2E_DETAILS="changes requested by Critic|subtracts instead of adding" \
+  node scripts/vscode-run.mjs ui --vscode "${versions%% *}"
 # last, because it rebuilds dist/ minified: the packaged .vsix installed into code-server as a user would
 first=${versions%% *}
 step "vsix-$first" no bash -c "npm run package && AI2AI_VSIX=ai2ai.vsix node scripts/vscode-run.mjs ui --vscode $first"

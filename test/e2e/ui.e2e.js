@@ -14,6 +14,10 @@ const VIEW_NAMES = ['Agents', 'Tasks']; // contributes.views.ai2ai[].name
 const expected = (process.env.AI2AI_E2E_EXPECT ?? 'Ada|Write the add function').split('|').map(s => s.trim()).filter(Boolean);
 // AI2AI_E2E_EXPECT_WELCOME: '|'-separated texts that must appear in the views' welcome content (empty states, errors)
 const expectedWelcome = (process.env.AI2AI_E2E_EXPECT_WELCOME ?? '').split('|').map(s => s.trim()).filter(Boolean);
+// AI2AI_E2E_OPEN: the title of a task row to click; its details must then show every '|'-separated text of
+// AI2AI_E2E_DETAILS (in an editor or a webview), and a screenshot "details" is saved.
+const openTask = process.env.AI2AI_E2E_OPEN ?? '';
+const expectedDetails = (process.env.AI2AI_E2E_DETAILS ?? '').split('|').map(s => s.trim()).filter(Boolean);
 
 /**
  * @param {{ page: import('playwright-core').Page, url: string, screenshot: (name: string) => string, log: (...a: unknown[]) => void }} o
@@ -67,6 +71,43 @@ async function runUiCheck({ page, url, screenshot, log }) {
   const shot = screenshot('sidebar');
   await page.screenshot({ path: shot });
   log(`screenshot ${require('path').relative(process.cwd(), shot)}`);
+  if (openTask) await checkDetails({ page, sidebar, screenshot, log });
+}
+
+/** Clicks a task row and waits until its details show the expected texts, in the editor or in a webview frame. */
+async function checkDetails({ page, sidebar, screenshot, log }) {
+  // Through the command palette, as a keyboard user would: F1, the command, then the task in its pick.
+  await page.keyboard.press('F1');
+  const input = page.locator('.quick-input-widget input');
+  await input.waitFor({ timeout: 10_000 });
+  await input.fill('>AI2AI: Show Task Details');
+  await page.locator('.quick-input-list .monaco-list-row', { hasText: 'Show Task Details' }).first().waitFor({ timeout: 10_000 });
+  await page.keyboard.press('Enter');
+  await page.locator('.quick-input-list .monaco-list-row', { hasText: openTask }).first().waitFor({ timeout: 10_000 });
+  await input.fill(openTask);
+  await page.waitForTimeout(300);
+  await page.keyboard.press('Enter');
+  log(`opened the details of "${openTask}"`);
+  const missing = new Set(expectedDetails);
+  const deadline = Date.now() + 30_000;
+  while (missing.size && Date.now() < deadline) {
+    for (const text of [...missing]) {
+      for (const frame of page.frames()) {
+        if (await frame.getByText(text, { exact: false }).first().isVisible().catch(() => false)) {
+          missing.delete(text);
+          break;
+        }
+      }
+    }
+    if (missing.size) await page.waitForTimeout(500);
+  }
+  await page.mouse.move(700, 450);
+  await page.waitForTimeout(500);
+  const shot = screenshot('details');
+  await page.screenshot({ path: shot });
+  log(`screenshot ${require('path').relative(process.cwd(), shot)}`);
+  if (missing.size) throw new Error(`the details of "${openTask}" do not show ${[...missing].map(t => JSON.stringify(t)).join(', ')}`);
+  log(`details show: ${expectedDetails.map(t => JSON.stringify(t)).join(', ')}`);
 }
 
 /** One line per view pane of the sidebar: its title and the texts of its tree rows. */

@@ -41,7 +41,7 @@ export interface TaskDetails {
   assignee: Pick<Agent, 'id' | 'name' | 'model' | 'status'> | null;
   dependsOn: Array<Pick<Task, 'id' | 'title' | 'status'>>;
   runs: RunDetails[];
-  updates: TaskUpdate[];
+  updates: Array<TaskUpdate & { agentName: string | null }>;
   messages: Array<Message & { fromName: string; toName: string }>;
   /** Why it waits, when it is queued. */
   queue?: string;
@@ -193,7 +193,7 @@ export class Application {
       assignee: assignee ? { id: assignee.id, name: assignee.name, model: assignee.model, status: assignee.status } : null,
       dependsOn: task.dependsOn.map(id => this.d.tasks.find(id)).filter((t): t is Task => !!t).map(t => ({ id: t.id, title: t.title, status: t.status })),
       runs: this.d.executor.list(taskId).map(r => ({ ...r, agentName: name(r.agentId), providerName: r.providerId ? (providers.get(r.providerId) ?? null) : null })),
-      updates: this.d.activity.updates(taskId),
+      updates: this.d.activity.updates(taskId).map(u => ({ ...u, agentName: u.agentId ? name(u.agentId) : null })),
       messages: this.d.activity.messagesForTask(taskId).map(m => ({ ...m, fromName: name(m.fromAgent), toName: m.toAgent ? name(m.toAgent) : 'everyone' })),
       queue: this.d.scheduler.queueInfo(taskId),
       running: this.d.runs.isRunning(taskId),

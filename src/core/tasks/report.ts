@@ -47,9 +47,8 @@ export function renderTaskReport(r: TaskDetails): string {
     out.push('', '## Messages', '');
     for (const m of r.messages) out.push(`- ${time(m.createdAt)} **${m.fromName}** → ${m.toName}: ${oneLine(m.body)}`);
   }
-  const names = new Map(r.runs.map(x => [x.agentId, x.agentName]));
   out.push('', '## History', '');
-  for (const u of r.updates) out.push(`- ${time(u.createdAt)} \`${u.kind}\`${u.agentId ? ` ${names.get(u.agentId) ?? (u.agentId === r.assignee?.id ? r.assignee.name : 'an agent')}` : ''}: ${oneLine(u.body)}`);
+  for (const u of r.updates) out.push(`- ${time(u.createdAt)} \`${u.kind}\`${u.agentName ? ` ${u.agentName}` : ''}: ${oneLine(u.body)}`);
   return `${out.join('\n')}\n`;
 }
 

@@ -86,7 +86,7 @@ export class TasksTree extends TreeBase<TaskNode> {
     item.id = `task:${t.id}`;
     const who = node.assignee ? `@${node.assignee.name}` : 'unassigned';
     const queue = t.status === 'pending' ? this.core?.scheduler.queueInfo(t.id) : undefined;
-    const review = t.reviewRound ? this.core?.app.reviewState(t, this.cache?.all) : undefined;
+    const review = t.reviewRound && !t.reviewOf ? this.core?.app.reviewState(t, this.cache?.all) : undefined;
     const reviewText = review
       ? t.status === 'in_review'
         ? `in review · round ${review.round}/${review.maxRounds}${review.reviewer ? ` · @${review.reviewer}` : review.hint ? ` · ${review.hint}` : ''}`
