@@ -10,6 +10,8 @@
 import { spawn } from 'node:child_process';
 import type { ToolContext, CommandOptions, CommandResult, CommandRunner } from './types';
 import { DEFAULT_TOOL_LIMITS } from './types';
+import { isAllowlisted } from './allowlist';
+import { parseShellCommand } from './shell';
 import { CappedBuffer } from './output';
 
 const DEFAULT_GRACE_MS = 2000;
@@ -117,49 +119,13 @@ export const runCommand: CommandRunner = (command: string, options: CommandOptio
   });
 };
 
-const SHELL_OPERATORS = /[;&|<>`$()\n\r{}]/;
-
 /**
- * Split a command line into words, honouring simple quotes. Undefined when the line uses shell
- * features (operators, substitution, redirection): such a line can do anything after its first word,
- * so it never matches the allowlist and always needs approval.
+ * The words of a command line exactly as POSIX sh reads them, or undefined when it uses anything but
+ * plain words and quotes (see `parseShellCommand`).
  */
 export function shellWords(command: string): string[] | undefined {
-  const words: string[] = [];
-  let cur = '';
-  let quote: '"' | "'" | undefined;
-  let has = false;
-  for (const ch of command) {
-    if (quote) {
-      if (ch === quote) quote = undefined;
-      else if (quote === '"' && (ch === '$' || ch === '`')) return undefined;
-      else cur += ch;
-      continue;
-    }
-    if (SHELL_OPERATORS.test(ch) || ch === '\\') return undefined;
-    if (ch === '"' || ch === "'") {
-      quote = ch;
-      has = true;
-    } else if (/\s/.test(ch)) {
-      if (has || cur) words.push(cur);
-      cur = '';
-      has = false;
-    } else cur += ch;
-  }
-  if (quote) return undefined;
-  if (has || cur) words.push(cur);
-  return words;
-}
-
-/** Is `command` an allowlist entry's words followed by anything (plain words only)? */
-export function isAllowlisted(command: string, allowlist: readonly string[]): boolean {
-  const words = shellWords(command.trim());
-  if (!words || words.length === 0) return false;
-  if (words[0]!.includes('=')) return false; // VAR=x cmd: environment changes are not on any list
-  return allowlist.some(entry => {
-    const want = shellWords(entry.trim());
-    return !!want && want.length > 0 && want.length <= words.length && want.every((w, i) => w === words[i]);
-  });
+  const p = parseShellCommand(command);
+  return p.ok ? p.argv : undefined;
 }
 
 export type Authorization = { allowed: true; how: 'allowlist' | 'approved' | 'preapproved' } | { allowed: false; message: string };
