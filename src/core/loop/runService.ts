@@ -20,17 +20,21 @@ import { runFromRow } from '../store/rows';
 import type { Store } from '../store/types';
 import type { ActivityService } from '../tasks/activityService';
 import type { TaskService } from '../tasks/taskService';
-import { createToolRegistry, resolveTestCommand, runCommand, type ToolRegistry } from '../tools';
+import type { CommandSetup } from '../sandbox/types';
+import { createToolRegistry, resolveTestCommand, runCommand, type ApprovalRequest, type ToolRegistry } from '../tools';
 import { walk } from '../tools/walk';
 import { PathSandbox } from '../workspace/sandbox';
 import { runAgentLoop, type LoopBudgets, type LoopEvent, type LoopResult } from './agentLoop';
 import { systemPrompt, taskMessage } from './prompt';
 
-/** What only the host can answer: the user's approval, workspace trust, the allowlist. */
+/** What only the host can answer: the user's approval, workspace trust, the allowlist, the command sandbox. */
 export interface RunHost {
-  approve(command: string): Promise<boolean>;
+  /** `request` says why it asks and where the command would run (show it with `approvalText`). */
+  approve(command: string, request?: ApprovalRequest): Promise<boolean>;
   trusted(): boolean;
   allowlist(): readonly string[];
+  /** The command sandbox and mode (`commandSetup` in core/sandbox). Without it every command asks. */
+  commands?(): CommandSetup | Promise<CommandSetup>;
 }
 
 export interface RunOptions {
@@ -141,7 +145,8 @@ export class RunService {
             testCommand,
           }),
           toolContext: {
-            sandbox, cwd: folder, runCommand, approve: c => opts.host.approve(c), trusted: opts.host.trusted(), allowlist: opts.host.allowlist(),
+            sandbox, cwd: folder, runCommand, approve: (c, r) => opts.host.approve(c, r), trusted: opts.host.trusted(), allowlist: opts.host.allowlist(),
+            commands: await opts.host.commands?.(),
             testCommand: explicitTests,
             onProgress: text => update(plans++ === 0 ? 'plan' : 'progress', text),
             sendMessage: (to, body) => {

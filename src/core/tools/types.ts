@@ -5,6 +5,7 @@
  */
 import type * as z from 'zod';
 import type { ToolSpec } from '../protocol/types';
+import type { CommandSandbox, CommandSetup } from '../sandbox/types';
 import type { PathSandbox } from '../workspace/sandbox';
 
 export interface CommandOptions {
@@ -16,7 +17,12 @@ export interface CommandOptions {
   maxOutputBytes?: number;
   /** Time between SIGTERM and SIGKILL. */
   killGraceMs?: number;
+  /** Replaces the environment. Default: the host's without a sandbox; the scrubbed list (`commandEnv`) with one. */
   env?: NodeJS.ProcessEnv;
+  /** Run inside this OS sandbox (its `prepare` builds the process). Without it: plain `/bin/sh -c`, as before. */
+  sandbox?: CommandSandbox;
+  /** Folders the sandbox keeps readable (the open workspace folders). */
+  readable?: readonly string[];
 }
 
 export interface CommandResult {
@@ -80,16 +86,29 @@ export interface ToolContext {
   signal: AbortSignal;
   runCommand: CommandRunner;
   /** Ask the user whether `command` may run (VS Code shows a dialog; tests pass a function). */
-  approve(command: string): Promise<boolean>;
+  approve(command: string, request?: ApprovalRequest): Promise<boolean>;
   /** Workspace trust: false means no command runs at all. */
   trusted: boolean;
   /** Commands that run without asking, matched as executable + argument prefix ("npm test", "node"). */
   allowlist: readonly string[];
+  /**
+   * The OS sandbox commands run in, and the `ai2ai.commands.sandbox` mode. Without it commands run
+   * unconfined and every one asks (what `auto` does where no sandbox exists).
+   */
+  commands?: CommandSetup;
   /** Test command set by the user for this agent or task; detected from the folder when absent. */
   testCommand?: string;
   onProgress(text: string): void;
   sendMessage(to: string, body: string): Promise<void> | void;
   limits?: Partial<ToolLimits>;
+}
+
+/** What the approval dialog shows besides the command. */
+export interface ApprovalRequest {
+  /** Why this command asks: not on the allowlist, a flag that loads code, no sandbox… */
+  why: string;
+  /** Where it would run (the sandbox's description). */
+  sandbox: string;
 }
 
 /** A tool that ends the run. */

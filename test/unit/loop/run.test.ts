@@ -8,8 +8,10 @@ import type { RunHost } from '../../../src/core/loop/runService';
 import { startFakeOllama, type FakeOllama } from '../../fake-ollama/server';
 import { addFunctionScenario, asText, asToolCall } from '../../fake-ollama/scenarios';
 import { tempCore, type TempCore } from '../core/helpers';
+import { sandboxSetup } from '../sandbox/setup';
 
-const host: RunHost = { approve: async () => false, trusted: () => true, allowlist: () => ['npm test'] };
+// Commands run in the real OS sandbox, as in the extension (allowlisted ones without asking).
+const host: RunHost = { approve: async () => false, trusted: () => true, allowlist: () => ['npm test'], commands: () => sandboxSetup() };
 
 describe('RunService: an agent works a task end to end against the fake Ollama', function () {
   this.timeout(60_000);
