@@ -7,6 +7,7 @@ import type { Core } from '../../core';
 import { AppError } from '../../core/errors';
 import type { LoopEvent } from '../../core/loop/agentLoop';
 import type { RunHost } from '../../core/loop/runService';
+import { approvalText } from '../../core/tools';
 import type { Agent, Run, Task } from '../../core/model/schemas';
 import type { Config } from '../config';
 import type { Prompter } from '../input';
@@ -94,13 +95,11 @@ export class RunFlows implements vscode.Disposable {
     return {
       trusted: () => vscode.workspace.isTrusted,
       allowlist: () => this.config.settings.commands.allowlist,
-      approve: async command => {
+      approve: async (command, request) => {
         const run = 'Run';
-        const answer = await vscode.window.showWarningMessage(
-          `An AI2AI agent wants to run a command in its folder:`,
-          { modal: true, detail: `${command}\n\nAdd commands you trust to the setting ai2ai.commands.allowlist to run them without asking.` },
-          run,
-        );
+        // Control, bidi and zero-width characters are shown as markers: the dialog shows what runs.
+        const text = approvalText(command, request);
+        const answer = await vscode.window.showWarningMessage(text.message, { modal: true, detail: text.detail }, run);
         return answer === run;
       },
     };
