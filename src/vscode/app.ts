@@ -6,6 +6,7 @@ import * as vscode from 'vscode';
 import { openCore, type Core } from '../core';
 import { DisposableStore } from '../core/events';
 import { registerCommands } from './commands';
+import { CommandSandboxes } from './commandSandbox';
 import { Config } from './config';
 import { showError } from './errors';
 import { AgentFlows } from './flows/agentFlows';
@@ -57,7 +58,10 @@ export class App implements vscode.Disposable {
     const ready = this.start(log, config, [agents, tasks, providers, documents, status]);
     ready.catch(() => undefined); // reported in start(); commands get the same error when they await it
     const core = () => ready;
-    const runs = this.disposables.add(new RunFlows(core, prompter, config));
+    const sandboxes = this.disposables.add(new CommandSandboxes(config, log, context.globalStorageUri.fsPath, n => status.setCommandNotice(n)));
+    // Probe once the database is open, so the status bar says early when commands would run unconfined.
+    ready.then(() => sandboxes.setup(), () => undefined);
+    const runs = this.disposables.add(new RunFlows(core, prompter, config, sandboxes));
     for (const d of registerCommands({
       agents: new AgentFlows(core, prompter),
       tasks: new TaskFlows(core, prompter),

@@ -31,7 +31,7 @@ export const HOME_SECRETS = [
   '.git-credentials', '.gitconfig', '.local/share/keyrings', '.password-store', '.vscode', '.vscode-server', '.vscode-insiders',
   '.cursor', '.cargo/credentials', '.cargo/credentials.toml', '.m2', '.gradle', '.terraform.d', '.bash_history', '.zsh_history',
   '.python_history', '.node_repl_history', '.psql_history', '.mysql_history', '.lesshst', '.viminfo', '.mozilla', '.thunderbird',
-  '.pki', '.oci', '.gem/credentials', '.ollama',
+  '.pki', '.oci', '.gem/credentials', '.ollama', '.local/share/code-server', '.local/share/code-server-data',
 ];
 
 /** Environment variables that name toolchain folders (made visible when under home). */

@@ -8,6 +8,7 @@ import { AppError } from '../../core/errors';
 import type { LoopEvent } from '../../core/loop/agentLoop';
 import type { RunHost } from '../../core/loop/runService';
 import { approvalText } from '../../core/tools';
+import type { CommandSandboxes } from '../commandSandbox';
 import type { Agent, Run, Task } from '../../core/model/schemas';
 import type { Config } from '../config';
 import type { Prompter } from '../input';
@@ -22,6 +23,7 @@ export class RunFlows implements vscode.Disposable {
     private readonly core: () => Promise<Core>,
     private readonly prompter: Prompter,
     private readonly config: Config,
+    private readonly sandboxes?: CommandSandboxes,
   ) {}
 
   /** Runs the task's agent on it (asking for an agent first if it has none). */
@@ -92,9 +94,11 @@ export class RunFlows implements vscode.Disposable {
   }
 
   private host(): RunHost {
+    const sandboxes = this.sandboxes;
     return {
       trusted: () => vscode.workspace.isTrusted,
       allowlist: () => this.config.settings.commands.allowlist,
+      ...(sandboxes ? { commands: () => sandboxes.setup(true) } : {}),
       approve: async (command, request) => {
         const run = 'Run';
         // Control, bidi and zero-width characters are shown as markers: the dialog shows what runs.
