@@ -59,6 +59,8 @@ export interface ToolLimits {
   /** search_files skips files larger than this (bytes) and stops after this many files. */
   maxSearchFileBytes: number;
   maxSearchFiles: number;
+  /** A search_files regular expression runs at most this long (in a worker thread) before it is stopped. */
+  regexTimeoutMs: number;
   commandTimeoutMs: number;
   testTimeoutMs: number;
   commandOutputBytes: number;
@@ -74,6 +76,7 @@ export const DEFAULT_TOOL_LIMITS: ToolLimits = {
   maxSearchResults: 100,
   maxSearchFileBytes: 1024 * 1024,
   maxSearchFiles: 5000,
+  regexTimeoutMs: 5_000,
   commandTimeoutMs: 120_000,
   testTimeoutMs: 300_000,
   commandOutputBytes: 32 * 1024,
