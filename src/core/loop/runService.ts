@@ -23,6 +23,7 @@ import type { TaskService } from '../tasks/taskService';
 import type { CommandSetup } from '../sandbox/types';
 import { createToolRegistry, resolveTestCommand, runCommand, type ApprovalRequest, type ToolRegistry } from '../tools';
 import { walk } from '../tools/walk';
+import { readHeadBelow } from '../workspace/safeFs';
 import { PathSandbox } from '../workspace/sandbox';
 import { runAgentLoop, type LoopBudgets, type LoopEvent, type LoopResult } from './agentLoop';
 import { systemPrompt, taskMessage } from './prompt';
@@ -316,8 +317,10 @@ async function listing(folder: string, signal: AbortSignal): Promise<string> {
 async function readAttachment(sandbox: PathSandbox, p: string): Promise<string> {
   try {
     const abs = sandbox.resolveRead(p);
-    const buf = await fs.promises.readFile(abs);
-    return buf.subarray(0, 64 * 1024).toString('utf8');
+    // Opened without following links, regular files only, at most 64 KB read (never a FIFO or device).
+    const buf = readHeadBelow(sandbox.rootOf(abs, 'read'), abs, 64 * 1024, p);
+    if (!buf) return '(could not read it: the file does not exist)';
+    return buf.toString('utf8');
   } catch (e) {
     return `(could not read it: ${errorMessage(e)})`;
   }

@@ -281,6 +281,24 @@ export function readFileBelow(root: string, abs: string, maxBytes: number, shown
   }
 }
 
+/** The first `maxBytes` of a regular file below `root` (a larger file is cut, not refused). */
+export function readHeadBelow(root: string, abs: string, maxBytes: number, shown = abs): Buffer | undefined {
+  let f;
+  try {
+    f = openFile(root, abs, shown, C.O_RDONLY);
+  } catch (e) {
+    if (code(e) === 'ENOENT' || code(e) === 'ENOTDIR') return undefined;
+    throw e;
+  }
+  try {
+    const buf = readAll(f.fd, maxBytes);
+    return buf.subarray(0, maxBytes);
+  } finally {
+    fs.closeSync(f.fd);
+    close(f.dir);
+  }
+}
+
 function refuseLinked(stat: fs.Stats, shown: string): void {
   if (stat.nlink > 1) {
     throw new AppError('path_escape', `Refused path "${shown}": the file has several hard links, so writing it would change a file elsewhere too.`, { path: shown });

@@ -12,7 +12,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { AppError } from '../../../src/core/errors';
 import { RegexWorker } from '../../../src/core/tools/regexWorker';
-import { readFileBelow, useProcFd, writeFileBelow } from '../../../src/core/workspace/safeFs';
+import { readFileBelow, readHeadBelow, useProcFd, writeFileBelow } from '../../../src/core/workspace/safeFs';
 import { fixture, write, type Fixture } from './helpers';
 
 const ROUNDS = 300;
@@ -281,6 +281,17 @@ describe('file tools: only regular files, caps on the descriptor (findings 8 and
     assert.equal(fs.readFileSync(path.join(f.dir, 'real.txt'), 'utf8'), 'keep');
     assert.equal(fs.readFileSync(path.join(f.ws, 'shared/other.txt'), 'utf8'), 'keep too');
     assert.ok(!fs.existsSync(path.join(f.dir, 'link.txt')) && !fs.existsSync(path.join(f.dir, 'out-link.txt')));
+  });
+
+  it('task attachments are read the same way: the first 64 KB of a regular file, never a FIFO', function () {
+    if (process.platform === 'win32') this.skip();
+    write(f.ws, 'shared/big.txt', 'y'.repeat(200_000));
+    assert.equal(readHeadBelow(f.ws, path.join(f.ws, 'shared/big.txt'), 64 * 1024)!.length, 64 * 1024);
+    spawnSync('mkfifo', [path.join(f.ws, 'shared/pipe')]);
+    const t0 = Date.now();
+    assert.throws(() => readHeadBelow(f.ws, path.join(f.ws, 'shared/pipe'), 1024), /FIFO/);
+    assert.ok(Date.now() - t0 < 100);
+    assert.equal(readHeadBelow(f.ws, path.join(f.ws, 'shared/missing'), 1024), undefined);
   });
 
   it('reads are capped on the descriptor even if the file grows after the check', () => {
