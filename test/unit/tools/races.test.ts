@@ -69,15 +69,20 @@ describe('file tools under a concurrent symlink swapper (finding 6)', function (
   });
   after(() => summary.forEach(s => console.log(`      ${s}`)));
 
-  it('control: a naive check-then-write through the path loses races to the swapper', async () => {
+  it('control: the previous check-then-write (by path) loses races to the swapper', async () => {
     write(f.dir, 'sub/keep.txt', 'x');
     write(outside, 'keep.txt', 'x');
     swapper = await startSwapper(path.join(f.dir, 'sub'), outside, 'dir');
+    // Until the swapper wins once (usually within the first 300 tries), so the harness is known to bite.
     let escapes = 0;
-    for (let i = 0; i < ROUNDS; i++) {
+    let tries = 0;
+    while (tries < ROUNDS || (escapes === 0 && tries < 10 * ROUNDS)) {
+      tries++;
       try {
+        // What write_file did before: check the path, then use it by name (with the same awaits).
         const abs = f.ctx.sandbox.resolveWrite('sub/w.txt');
-        fs.writeFileSync(abs, 'naive');
+        await fs.promises.mkdir(path.dirname(abs), { recursive: true });
+        await fs.promises.writeFile(abs, 'naive');
       } catch {
         // refused or raced into ENOENT: not an escape
       }
@@ -87,7 +92,7 @@ describe('file tools under a concurrent symlink swapper (finding 6)', function (
       }
       await tick();
     }
-    summary.push(`naive check-then-write control: ${escapes}/${ROUNDS} escapes (the swapper is effective)`);
+    summary.push(`control, the previous check-then-write by path: ${escapes} escapes in ${tries} tries (the swapper is effective)`);
     assert.ok(escapes > 0, 'the swapper must win some races against a naive check, or this harness proves nothing');
   });
 
@@ -193,7 +198,7 @@ describe('file tools under a concurrent symlink swapper (finding 6)', function (
       swapper = undefined;
       summary.push(`${c.name}: ${ROUNDS} attempts during ${swaps} swaps, ${escapes} escapes`);
       assert.equal(escapes, 0);
-      assert.ok(swaps > ROUNDS, `the swapper ran (${swaps} swaps)`);
+      assert.ok(swaps >= 200, `the swapper ran alongside (${swaps} swaps)`);
     });
   }
 });
