@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # All tests: unit tests (mocha, plain Node) + integration tests and the end-to-end UI check in a real VS Code
 # (code-server + headless chromium, see scripts/vscode-run.mjs). Works on a fresh clone: installs the npm
-# dependencies when node_modules/ is missing and code-server/chromium when missing (scripts/vscode-install.sh).
+# dependencies when node_modules/ is missing and code-server/chromium/bubblewrap when missing (scripts/vscode-install.sh;
+# the unit tests run commands in bubblewrap for real and fail without it).
 #
 #   npm test                                   VS Code 1.100.3 (code-server 4.100.3)
 #   VSCODE_VERSIONS=all npm test               1.100.3 and 1.139.1 (code-server 4.139.1)   = npm run test:all-versions

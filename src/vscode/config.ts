@@ -4,6 +4,7 @@ import * as z from 'zod';
 import type { CoreSettings } from '../core';
 import type { LoopBudgets } from '../core/loop/agentLoop';
 import type { Logger } from '../core/ports';
+import { SANDBOX_MODES, type SandboxMode } from '../core/sandbox';
 
 const DEFAULT_ALLOWLIST = ['npm test', 'npm run test', 'node --test', 'pytest', 'python -m pytest', 'go test', 'cargo test'];
 
@@ -13,7 +14,11 @@ const Settings = z.object({
     durableWrites: z.boolean().catch(false),
     compactAfterKB: z.number().min(64).catch(4096),
   }),
-  commands: z.object({ allowlist: z.array(z.string().trim().min(1)).catch(DEFAULT_ALLOWLIST) }),
+  commands: z.object({
+    allowlist: z.array(z.string().trim().min(1)).catch(DEFAULT_ALLOWLIST),
+    sandbox: z.enum(SANDBOX_MODES as [SandboxMode, ...SandboxMode[]]).catch('auto'),
+    network: z.boolean().catch(false),
+  }),
   agent: z.object({
     maxSteps: z.number().int().min(1).max(500).catch(40),
     timeBudgetMinutes: z.number().min(1).catch(30),
@@ -33,6 +38,17 @@ type Settings = z.infer<typeof Settings>;
 
 /** Settings that only take effect when the extension starts again (the store reads them at open). */
 export const RESTART_SETTINGS = ['ai2ai.storage.durableWrites', 'ai2ai.storage.compactAfterKB'] as const;
+
+/**
+ * A setting's user (or remote machine) value, else its default, never a workspace's. The command
+ * settings are machine-scoped in package.json, which VS Code enforces; reading them this way keeps a
+ * workspace's .vscode/settings.json from widening the allowlist or turning the sandbox off even if it
+ * did not.
+ */
+function userValue(c: vscode.WorkspaceConfiguration, key: string): unknown {
+  const v = c.inspect(key);
+  return v?.globalValue ?? v?.defaultValue;
+}
 
 export class Config implements vscode.Disposable {
   private cached: Settings | undefined;
@@ -60,7 +76,7 @@ export class Config implements vscode.Disposable {
       const raw = {
         workspace: { agentsRoot: c.get('workspace.agentsRoot') },
         storage: { durableWrites: c.get('storage.durableWrites'), compactAfterKB: c.get('storage.compactAfterKB') },
-        commands: { allowlist: c.get('commands.allowlist') },
+        commands: { allowlist: userValue(c, 'commands.allowlist'), sandbox: userValue(c, 'commands.sandbox'), network: userValue(c, 'commands.network') },
         agent: { maxSteps: c.get('agent.maxSteps'), timeBudgetMinutes: c.get('agent.timeBudgetMinutes'), tokenBudget: c.get('agent.tokenBudget') },
         review: { required: c.get('review.required'), maxRounds: c.get('review.maxRounds') },
         scheduler: { autoRun: c.get('scheduler.autoRun'), maxAttempts: c.get('scheduler.maxAttempts'), leaseSeconds: c.get('scheduler.leaseSeconds') },

@@ -22,6 +22,22 @@ describe('package.json', () => {
     for (const w of pkg.contributes.viewsWelcome) assert.ok(views.has(w.view), w.view);
   });
 
+  it('finding 5: the command settings are machine-scoped, so a workspace cannot widen the allowlist or turn the sandbox off', () => {
+    const props = pkg.contributes.configuration.properties ?? pkg.contributes.configuration[0]?.properties;
+    for (const key of ['ai2ai.commands.allowlist', 'ai2ai.commands.sandbox', 'ai2ai.commands.network']) {
+      assert.ok(props[key], `${key} is contributed`);
+      assert.ok(['machine', 'application'].includes(props[key].scope), `${key} has scope ${props[key].scope}`);
+    }
+    assert.deepEqual(props['ai2ai.commands.sandbox'].enum, ['auto', 'required', 'off']);
+    assert.equal(props['ai2ai.commands.sandbox'].default, 'auto');
+    assert.equal(props['ai2ai.commands.network'].default, false);
+    // And the adapter reads them from user (or remote) settings only, whatever the scope says.
+    const config = fs.readFileSync(path.join(ROOT, 'src/vscode/config.ts'), 'utf8');
+    assert.match(config, /allowlist: userValue\(c, 'commands\.allowlist'\)/);
+    assert.match(config, /sandbox: userValue\(c, 'commands\.sandbox'\)/);
+    assert.match(config, /globalValue \?\? v\?\.defaultValue/);
+  });
+
   it('targets a VS Code no newer than the oldest one tested (1.100) and ships the wasm', () => {
     assert.equal(pkg.engines.vscode, '^1.100.0');
     assert.match(pkg.devDependencies['@types/vscode'], /^\^?1\.100\.0$/);

@@ -16,19 +16,24 @@ import { runFromRow } from '../store/rows';
 import type { Store } from '../store/types';
 import type { ActivityService } from '../tasks/activityService';
 import type { TaskService } from '../tasks/taskService';
-import { createReviewerRegistry, createToolRegistry, resolveTestCommand, runCommand, type SubtaskSpec, type ToolRegistry } from '../tools';
+import type { CommandSetup } from '../sandbox/types';
+import { createReviewerRegistry, createToolRegistry, resolveTestCommand, runCommand, type ApprovalRequest, type SubtaskSpec, type ToolRegistry } from '../tools';
 import { slotsInUse } from '../app/claims';
 import { reviewsOf, type ReviewPolicy } from '../app/review';
 import { diffSnapshots, snapshotFolder, type FolderDiff, type FolderSnapshot } from '../workspace/folderDiff';
 import { walk } from '../tools/walk';
+import { readHeadBelow } from '../workspace/safeFs';
 import { PathSandbox } from '../workspace/sandbox';
 import { runAgentLoop, type LoopBudgets, type LoopEvent, type LoopResult } from './agentLoop';
 import { reviewMessage, systemPrompt, taskMessage } from './prompt';
 
-/** What only the host can answer: the user's approval of a command, and whether the workspace is trusted. */
+/** What only the host can answer: the user's approval of a command, workspace trust, the command sandbox. */
 export interface Approvals {
-  approve(command: string): Promise<boolean>;
+  /** `request` says why it asks and where the command would run (show it with `approvalText`). */
+  approve(command: string, request?: ApprovalRequest): Promise<boolean>;
   trusted(): boolean;
+  /** The command sandbox and mode (`commandSetup` in core/sandbox). Without it every command asks. */
+  commands?(): CommandSetup | Promise<CommandSetup>;
 }
 
 /** How runs are bounded: from the host's settings (CoreSettings), never read per call by a front end. */
@@ -199,7 +204,8 @@ export class RunExecutor {
             this.writeTranscript(transcriptFile, messages, events);
           },
           toolContext: {
-            sandbox, cwd: folder, runCommand, approve: c => this.d.approvals.approve(c), trusted: this.d.approvals.trusted(), allowlist: settings.allowlist,
+            sandbox, cwd: folder, runCommand, approve: (c, r) => this.d.approvals.approve(c, r), trusted: this.d.approvals.trusted(), allowlist: settings.allowlist,
+            commands: await this.d.approvals.commands?.(),
             testCommand: explicitTests,
             onProgress: text => update(plans++ === 0 ? 'plan' : 'progress', text),
             ask: (to, question) => this.ask(claim, to, question, names, signal),
@@ -471,8 +477,10 @@ async function listing(folder: string, signal: AbortSignal): Promise<string> {
 async function readAttachment(sandbox: PathSandbox, p: string): Promise<string> {
   try {
     const abs = sandbox.resolveRead(p);
-    const buf = await fs.promises.readFile(abs);
-    return buf.subarray(0, 64 * 1024).toString('utf8');
+    // Opened without following links, regular files only, at most 64 KB read (never a FIFO or device).
+    const buf = readHeadBelow(sandbox.rootOf(abs, 'read'), abs, 64 * 1024, p);
+    if (!buf) return '(could not read it: the file does not exist)';
+    return buf.toString('utf8');
   } catch (e) {
     return `(could not read it: ${errorMessage(e)})`;
   }

@@ -1,17 +1,29 @@
 /**
- * The journal's line format. One JSON object per line, each line written with a single write:
- *   header (first line): {"gen":"<random id>","base":<seq the snapshot had when this journal began>}
- *   entry:               {"seq":<n>,"stmts":[[sql, params], ...]}
+ * The journal's line format. Every line is written with a single append and checked when read.
+ *
+ * Format 2 (written by this version): `<format> <checksum> <json>\n`
+ *   - `<format>` is `2`; `<checksum>` is the first 16 hex digits of SHA-256 over the bytes `2 <json>`;
+ *   - header (first line): {"gen":"<random id>","base":<seq the snapshot had when this journal began>}
+ *   - entry:               {"seq":<n>,"stmts":[[sql, params], ...]}
+ * Format 1 (older versions): the JSON alone. Still read, once, and compacted into format 2 at open.
+ *
+ * A later format must keep the `<format> <checksum> ` prefix and the checksum rule, so that this version
+ * can tell "written by a newer AI2AI" (checksum valid, format unknown) from damage (checksum wrong).
  * JSON has no bytes, NaN or ±Infinity, so those params are wrapped as {"$b": base64} / {"$n": "Infinity"}.
  */
+import { createHash } from 'crypto';
 import * as fs from 'fs';
 import { AppError } from '../errors';
 import { corrupt } from './snapshot';
 import type { SqlValue } from './types';
 
+export const JOURNAL_FORMAT = 2;
+
 export interface JournalHeader {
   gen: string;
   base: number;
+  /** 1 for a journal written by an older AI2AI (no checksums), 2 for this format. */
+  format: 1 | 2;
 }
 
 export type Stmt = [sql: string, params: SqlValue[]];
@@ -39,17 +51,47 @@ function decodeValue(v: unknown): SqlValue {
   throw new Error(`bad journal parameter ${JSON.stringify(v)}`);
 }
 
+function checksum(format: number, payload: Buffer): string {
+  return createHash('sha256').update(`${format} `).update(payload).digest('hex').slice(0, 16);
+}
+
+function line(payload: string): string {
+  return `${JOURNAL_FORMAT} ${checksum(JOURNAL_FORMAT, Buffer.from(payload))} ${payload}\n`;
+}
+
 export function encodeEntry(e: JournalEntry): string {
-  return JSON.stringify({ seq: e.seq, stmts: e.stmts.map(([sql, params]) => [sql, params.map(encodeValue)]) }) + '\n';
+  return line(JSON.stringify({ seq: e.seq, stmts: e.stmts.map(([sql, params]) => [sql, params.map(encodeValue)]) }));
 }
 
-export function encodeHeader(h: JournalHeader): string {
-  return JSON.stringify({ gen: h.gen, base: h.base }) + '\n';
+export function encodeHeader(h: { gen: string; base: number }): string {
+  return line(JSON.stringify({ gen: h.gen, base: h.base }));
 }
 
-/** Throws on anything that is not an entry; callers log and skip. */
-export function decodeEntry(line: string): JournalEntry {
-  const raw = JSON.parse(line) as { seq?: unknown; stmts?: unknown };
+/** What one complete line turned out to be. */
+export type ParsedLine =
+  | { kind: 'ok'; format: 1 | 2; payload: string }
+  | { kind: 'newer'; format: number; verified: boolean }
+  | { kind: 'damaged'; why: string };
+
+const PREFIX = /^(\d{1,6}) ([0-9a-f]{16}) /;
+
+/** Reads the frame of one line (without its '\n'): format, checksum, payload. */
+export function parseLine(bytes: Buffer): ParsedLine {
+  if (bytes[0] === 0x7b /* { */) return { kind: 'ok', format: 1, payload: bytes.toString('utf8') };
+  const head = PREFIX.exec(bytes.subarray(0, 32).toString('latin1'));
+  if (!head) return { kind: 'damaged', why: 'it does not start with a format number and a checksum' };
+  const format = Number(head[1]);
+  const payload = bytes.subarray(head[0].length);
+  const valid = checksum(format, payload) === head[2];
+  if (format > JOURNAL_FORMAT) return { kind: 'newer', format, verified: valid };
+  if (format !== JOURNAL_FORMAT) return { kind: 'damaged', why: `it names format ${format}, which no AI2AI writes` };
+  if (!valid) return { kind: 'damaged', why: 'its checksum does not match its content' };
+  return { kind: 'ok', format: JOURNAL_FORMAT, payload: payload.toString('utf8') };
+}
+
+/** Throws on anything that is not an entry. */
+export function decodeEntry(payload: string): JournalEntry {
+  const raw = JSON.parse(payload) as { seq?: unknown; stmts?: unknown };
   if (!Number.isSafeInteger(raw.seq) || !Array.isArray(raw.stmts)) throw new Error('not a journal entry');
   const stmts = raw.stmts.map((s: unknown): Stmt => {
     if (!Array.isArray(s) || typeof s[0] !== 'string' || !Array.isArray(s[1])) throw new Error('bad statement in journal entry');
@@ -58,29 +100,36 @@ export function decodeEntry(line: string): JournalEntry {
   return { seq: raw.seq as number, stmts };
 }
 
-export function decodeHeader(line: string): JournalHeader | undefined {
+function decodeHeaderPayload(payload: string): { gen: string; base: number } | undefined {
   try {
-    const raw = JSON.parse(line) as { gen?: unknown; base?: unknown };
-    if (typeof raw.gen === 'string' && Number.isSafeInteger(raw.base) && (raw.base as number) >= 0) {
-      return { gen: raw.gen, base: raw.base as number };
-    }
+    const raw = JSON.parse(payload) as { gen?: unknown; base?: unknown };
+    if (typeof raw.gen === 'string' && Number.isSafeInteger(raw.base) && (raw.base as number) >= 0) return { gen: raw.gen, base: raw.base as number };
   } catch {
     // fall through
   }
   return undefined;
 }
 
+/** A header line of either format, or undefined when it is not one (damaged, or a newer format). */
+export function decodeHeader(bytes: Buffer): JournalHeader | undefined {
+  const p = parseLine(bytes);
+  if (p.kind !== 'ok') return undefined;
+  const h = decodeHeaderPayload(p.payload);
+  return h && { ...h, format: p.format };
+}
+
 /**
- * Splits `buf` into complete lines. Bytes after the last '\n' are a line still being written or torn by
- * a crash; they are never applied, and `consumed` stops before them.
+ * Splits `buf` into complete lines (without their '\n'). Bytes after the last '\n' are a line still being
+ * written or torn by a crash; they are never applied, and `consumed` stops before them. An empty line is
+ * returned too (it is damage: no writer makes one).
  */
-export function completeLines(buf: Buffer): { lines: string[]; consumed: number } {
-  const lines: string[] = [];
+export function completeLines(buf: Buffer): { lines: Buffer[]; consumed: number } {
+  const lines: Buffer[] = [];
   let start = 0;
   for (;;) {
     const nl = buf.indexOf(0x0a, start);
     if (nl < 0) break;
-    if (nl > start) lines.push(buf.toString('utf8', start, nl));
+    lines.push(buf.subarray(start, nl));
     start = nl + 1;
   }
   return { lines, consumed: start };
@@ -96,11 +145,14 @@ export interface OpenJournal {
   headerLen: number;
 }
 
-/** Opens the journal read-write and reads its header; undefined if there is none. */
-export function openJournal(file: string): OpenJournal | undefined {
+/**
+ * Opens the journal for reading and appending (O_APPEND: a write lands after whatever is there, never over
+ * another window's line) and reads its header; undefined if there is no journal.
+ */
+export function openJournal(file: string, snapshotFile = file): OpenJournal | undefined {
   let fd: number;
   try {
-    fd = fs.openSync(file, 'r+');
+    fd = fs.openSync(file, fs.constants.O_RDWR | fs.constants.O_APPEND);
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
     throw new AppError('storage_io', `AI2AI could not open its journal "${file}": ${(e as Error).message}`, { file }, { cause: e });
@@ -111,10 +163,26 @@ export function openJournal(file: string): OpenJournal | undefined {
   const nl = head.subarray(0, n).indexOf(0x0a);
   const j: OpenJournal = { fd, ino: st.ino, dev: st.dev, size: st.size, headerLen: nl + 1 };
   if (nl < 0) return j;
-  j.header = decodeHeader(head.toString('utf8', 0, nl));
+  const first = head.subarray(0, nl);
+  j.header = decodeHeader(first);
   if (!j.header) {
     fs.closeSync(fd);
-    throw corrupt(file, 'its first line is not a journal header', file);
+    const p = parseLine(first);
+    if (p.kind === 'newer') throw newerJournal(file, 1, p.format, p.verified, 'open');
+    throw corrupt(snapshotFile, `the first line of its journal "${file}" is not a journal header (${p.kind === 'damaged' ? p.why : 'unreadable'})`, file);
   }
   return j;
+}
+
+/** A line in a format this version does not know: a newer AI2AI wrote it (or, unverified, damage). */
+export function newerJournal(file: string, lineNo: number, format: number, verified: boolean, phase: 'open' | 'running'): AppError {
+  const what = verified
+    ? `line ${lineNo} of its journal "${file}" was written by a newer AI2AI (journal format ${format}; this version reads format ${JOURNAL_FORMAT})`
+    : `line ${lineNo} of its journal "${file}" names journal format ${format}, which this version does not know (written by a newer AI2AI, or damaged)`;
+  const start = phase === 'open' ? 'AI2AI could not open its database' : 'AI2AI stopped saving changes in this window';
+  return new AppError(
+    'storage_newer_schema',
+    `${start}: ${what}. Update AI2AI or reload this window. Every file was left untouched; nothing was skipped or overwritten.`,
+    { file, line: lineNo, format, verified },
+  );
 }

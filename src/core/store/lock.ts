@@ -4,20 +4,26 @@
  * O_EXCL creation is atomic on every local file system we run on; the file carries pid, host, time and a
  * random token so a waiter can tell a dead holder from a live one, and so release never deletes a lock
  * someone else has taken since.
+ *
+ * A lock is stale, and broken, only when its holder is provably gone (a dead pid on this host) or has
+ * stopped renewing it: the holder's process renews the file's mtime from a worker thread while it holds
+ * it (heartbeat.ts), so a holder that is merely slow keeps its lock, and one whose whole process stalled
+ * (SIGSTOP, a suspended machine) loses it after `staleMs`. Such a holder may wake up still believing it
+ * holds the lock, so before it writes it must `verify()` that the file still carries its token (fencing).
  */
 import * as fs from 'fs';
 import * as os from 'os';
 import { randomBytes } from 'crypto';
 import { AppError } from '../errors';
 import type { Logger } from '../ports';
+import { LockRenewal } from './heartbeat';
 
 export interface LockOptions {
   /** Give up waiting after this long. */
   timeoutMs?: number;
   /**
-   * A lock older than this is broken even if its pid looks alive: the pid may have been reused, or the
-   * holder is on another host we cannot probe. Every real holder keeps it for milliseconds (a compaction
-   * of a 100 MB database is ~0.3 s), so 30 s is far beyond anything legitimate.
+   * A lock not renewed for this long is broken even if its pid looks alive: the process stalled, the pid
+   * was reused, or the holder is on another host we cannot probe. Holders renew every quarter of it.
    */
   staleMs?: number;
 }
@@ -66,6 +72,7 @@ export class FileLock {
   private readonly host = os.hostname();
   private readonly timeoutMs: number;
   private readonly staleMs: number;
+  private readonly renewal: LockRenewal;
 
   constructor(
     readonly path: string,
@@ -74,6 +81,7 @@ export class FileLock {
   ) {
     this.timeoutMs = opts.timeoutMs ?? 10_000;
     this.staleMs = opts.staleMs ?? 30_000;
+    this.renewal = new LockRenewal(path, Math.max(50, Math.floor(this.staleMs / 4)));
   }
 
   get held(): boolean {
@@ -110,18 +118,48 @@ export class FileLock {
       }
       try {
         fs.writeSync(fd, body);
-      } finally {
-        fs.closeSync(fd);
+      } catch (e) {
+        // A full disk: no lock file may stay behind, or every window would wait on an empty lock.
+        try {
+          fs.closeSync(fd);
+        } catch {
+          // already closed
+        }
+        try {
+          fs.unlinkSync(this.path);
+        } catch {
+          // not there
+        }
+        throw new AppError(
+          'storage_io',
+          `AI2AI could not write its lock file "${this.path}": ${(e as Error).message}. ${(e as NodeJS.ErrnoException).code === 'ENOSPC' ? 'The disk is full: free some space and reload the window.' : 'Check that the folder is writable and reload the window.'}`,
+          { path: this.path, code: (e as NodeJS.ErrnoException).code },
+          { cause: e },
+        );
       }
+      fs.closeSync(fd);
       this.token = token;
+      this.renewal.hold(token);
       return;
     }
+  }
+
+  /** Does the lock file still carry our token? Checked before every write: a stalled holder may have lost it. */
+  verify(): boolean {
+    if (!this.token) return false;
+    return parseHolder(readOrUndefined(this.path) ?? '')?.token === this.token;
+  }
+
+  /** Stops renewing for good (the store closed). */
+  dispose(): void {
+    this.renewal.dispose();
   }
 
   release(): void {
     const token = this.token;
     if (!token) return;
     this.token = undefined;
+    this.renewal.drop();
     const holder = parseHolder(readOrUndefined(this.path) ?? '');
     if (holder?.token !== token) {
       this.logger.warn(`storage lock ${this.path} was taken over while we held it (held too long?); leaving the new holder's lock alone`);
@@ -175,16 +213,17 @@ export class FileLock {
   }
 
   private isStale(text: string): boolean {
-    const holder = parseHolder(text);
-    if (!holder) {
-      // Empty or partial: the holder is between open and write (microseconds) or died right there.
-      try {
-        return Date.now() - fs.statSync(this.path).mtimeMs > 2_000;
-      } catch {
-        return false;
-      }
+    let age: number;
+    try {
+      age = Date.now() - fs.statSync(this.path).mtimeMs;
+    } catch {
+      return false; // released meanwhile
     }
-    if (Date.now() - holder.time > this.staleMs) return true;
-    return holder.host === this.host && holder.pid !== process.pid && !pidAlive(holder.pid);
+    const holder = parseHolder(text);
+    // Empty or partial: the holder is between open and write (microseconds) or died right there.
+    if (!holder) return age > 2_000;
+    if (holder.host === this.host && holder.pid !== process.pid && !pidAlive(holder.pid)) return true;
+    // Alive (or on another host): stale only once it stopped renewing.
+    return age > this.staleMs;
   }
 }

@@ -8,10 +8,15 @@
  * state. The snapshot is only rewritten at compaction, atomically.
  *
  * Files in `dir`: `<name>.sqlite` (snapshot; meta.seq is the last sequence number folded into it),
- * `<name>.journal` (header line {gen, base}, then one line per mutation {seq, stmts}), `<name>.lock`.
+ * `<name>.journal` (header line {gen, base}, then one line per mutation {seq, stmts}, each with a
+ * checksum: journal.ts), `<name>.lock`.
  *
  * Every read or write of the journal happens under the lock, so a reader never meets a half-finished
- * compaction and a line without its '\n' is always a crashed writer's torn tail, safe to drop.
+ * compaction and a line without its '\n' is always a crashed writer's torn tail, safe to drop. Any other
+ * line that is not exactly right (a checksum that fails, a gap or repeat in sequence numbers, a format
+ * this version does not know, a change that does not apply) is never skipped: the window stops writing
+ * (`halted`), keeps every file as it is, skips compaction, and every mutation says what happened and
+ * what to do.
  */
 import * as fs from 'fs';
 import * as path from 'path';
@@ -23,10 +28,10 @@ import { nullLogger, type Logger } from '../ports';
 import { LATEST_SCHEMA_VERSION, MIGRATIONS, type Migration } from './migrations';
 import type { ChangeRecord, ReadApi, Row, SqlValue, Store, StoreChange, StoreOptions, WriteApi } from './types';
 import { FileLock } from './lock';
-import { completeLines, decodeEntry, encodeEntry, encodeHeader, openJournal, type OpenJournal, type Stmt } from './journal';
+import { completeLines, decodeEntry, encodeEntry, encodeHeader, newerJournal, openJournal, parseLine, type OpenJournal, type Stmt } from './journal';
 import { StatementCache } from './statements';
 import { watchFile } from './watch';
-import { configure, corrupt, loadSqlJs, newerSchema, openSnapshot, removeStaleTemps, writeAll, writeFileAtomic } from './snapshot';
+import { configure, corrupt, loadSqlJs, newerSchema, openSnapshot, removeStaleTemps, writeFileAtomic } from './snapshot';
 
 const DEFAULT_COMPACT_AFTER = 4 * 1024 * 1024;
 const WATCH_DEBOUNCE_MS = 25;
@@ -72,8 +77,21 @@ class SqliteStore implements Store {
   /** The last sequence number applied from another window whose line carried no change records. */
   private lastUnrecorded = 0;
   private watcher: Disposable | undefined;
+  /** Format of the journal being read (1: an older AI2AI's, read once and compacted at open). */
+  private journalFormat: 1 | 2 = 2;
+  /** Complete lines of the current journal consumed so far, header included (for messages). */
+  private lineNo = 0;
+  /** Highest sequence number seen in the current journal: lines must rise strictly. */
+  private lastSeq = 0;
+  /** Set when the journal holds something this window must not skip: it then writes nothing more. */
+  private halted: AppError | undefined;
+  /** open() finished (errors then say "stopped saving" rather than "could not open"). */
+  private opened = false;
 
   readonly onDidChange = this.emitter.event;
+  get problem(): AppError | undefined {
+    return this.halted;
+  }
   readonly read: ReadApi = {
     all: <T extends Row = Row>(sql: string, params?: readonly SqlValue[]) => this.all<T>(sql, params),
     get: <T extends Row = Row>(sql: string, params?: readonly SqlValue[]): T | undefined => this.all<T>(sql, params, true)[0],
@@ -88,7 +106,7 @@ class SqliteStore implements Store {
     this.file = path.join(opts.dir, `${name}.sqlite`);
     this.journalName = `${name}.journal`;
     this.journalPath = path.join(opts.dir, this.journalName);
-    this.lock = new FileLock(path.join(opts.dir, `${name}.lock`), logger);
+    this.lock = new FileLock(path.join(opts.dir, `${name}.lock`), logger, { staleMs: opts.lockStaleMs, timeoutMs: opts.lockTimeoutMs });
     this.compactAfter = opts.compactAfterBytes ?? DEFAULT_COMPACT_AFTER;
   }
 
@@ -128,7 +146,7 @@ class SqliteStore implements Store {
 
       // Nothing below writes a file until every check has passed: a refused store leaves all bytes as found.
       const j = this.openJournalFile();
-      let needJournal = !j?.header;
+      const needJournal = !j?.header;
       if (j?.header) {
         if (j.header.base > this.applied) {
           this.closeFd(j.fd);
@@ -150,6 +168,12 @@ class SqliteStore implements Store {
 
       removeStaleTemps(this.opts.dir, this.name);
       if (needJournal) this.startJournal();
+      // An older AI2AI's journal (format 1, no checksums): read once, now folded into the snapshot and
+      // replaced by a format-2 journal before anything is written.
+      if (this.journalFormat === 1) {
+        this.compactLocked();
+        this.logger.info(`storage: moved ${this.journalPath} to journal format 2 (checksummed lines)`);
+      }
       let migrated = false;
       for (const m of migrations) {
         if (m.version <= version) continue;
@@ -167,10 +191,12 @@ class SqliteStore implements Store {
       if (migrated || !snapshotExisted) this.compactLocked();
     } catch (e) {
       this.dispose();
-      throw e;
+      if (AppError.is(e)) throw e;
+      throw new AppError('storage_io', `AI2AI could not open its database in "${this.opts.dir}": ${(e as Error).message}.`, { dir: this.opts.dir }, { cause: e });
     } finally {
       this.lock.release();
     }
+    this.opened = true;
     if (this.opts.watch !== false) this.startWatching();
     this.logger.debug(`storage: opened ${this.file} at change #${this.applied}`);
   }
@@ -188,7 +214,7 @@ class SqliteStore implements Store {
   }
 
   catchUp(): number {
-    if (this.closed || this.busy) return 0;
+    if (this.closed || this.busy || this.halted) return 0;
     // Without the lock: the journal is only replaced (new inode, and we hold the old one open so its
     // number cannot be reused) or appended, so same inode and same size means nothing new.
     try {
@@ -198,7 +224,13 @@ class SqliteStore implements Store {
       // missing journal: let the locked path deal with it
     }
     const before = this.applied;
-    this.locked('catchUp', () => undefined);
+    try {
+      this.locked('catchUp', () => undefined);
+    } catch (e) {
+      // Halted on a line it must not skip: said in the log; every later mutation throws it.
+      if (e === this.halted) return Math.max(0, this.applied - before);
+      throw e;
+    }
     return Math.max(0, this.applied - before);
   }
 
@@ -208,6 +240,7 @@ class SqliteStore implements Store {
 
   /** Takes the lock and catches up, runs `fn`, releases the lock, then fires the changes collected. */
   private locked<T>(what: string, fn: (events: StoreChange[]) => T): T {
+    if (this.halted && !this.closed) throw this.halted;
     this.enter(what);
     const events: StoreChange[] = [];
     try {
@@ -237,7 +270,7 @@ class SqliteStore implements Store {
     }
     this.idleTimer = setTimeout(() => {
       this.idleTimer = undefined;
-      if (this.closed || this.busy || this.offset - this.headerLen < SqliteStore.IDLE_COMPACT_MIN_BYTES) return;
+      if (this.closed || this.busy || this.halted || this.offset - this.headerLen < SqliteStore.IDLE_COMPACT_MIN_BYTES) return;
       try {
         this.compact();
       } catch (e) {
@@ -251,7 +284,8 @@ class SqliteStore implements Store {
     if (this.closed) return;
     if (this.idleTimer) clearTimeout(this.idleTimer);
     this.stopWatching();
-    if (!this.busy) {
+    // A halted window keeps every file exactly as it is: no compaction.
+    if (!this.busy && !this.halted) {
       try {
         this.lock.acquire();
         try {
@@ -341,18 +375,37 @@ class SqliteStore implements Store {
     return { result, seq, changes };
   }
 
+  /** Fencing: a window that stalled past the lock's stale time may wake believing it still holds it. */
+  private fence(): void {
+    if (this.lock.verify()) return;
+    throw new AppError(
+      'storage_locked',
+      `AI2AI lost its lock on "${this.lock.path}" while this window was stalled (a debugger, a suspended machine) and another window went on writing. This change was not saved; nothing else was lost. Try it again.`,
+      { path: this.lock.path },
+    );
+  }
+
   private append(line: Buffer): void {
     const fd = this.jfd!;
+    this.fence();
     if (this.fileSize > this.offset) {
       this.logger.warn(`storage: dropping ${this.fileSize - this.offset} bytes of a torn journal line (a window crashed while writing it)`);
       this.truncate(this.offset);
     }
+    let size: number;
     try {
-      writeAll(fd, line, this.offset);
+      // O_APPEND: even if a stalled window and this one both believed they held the lock, neither
+      // line lands on the other; the repeated sequence number then stops both, with every line kept.
+      let done = 0;
+      while (done < line.byteLength) done += fs.writeSync(fd, line, done, line.byteLength - done, null);
       if (this.opts.durable) fs.fdatasyncSync(fd);
+      size = fs.fstatSync(fd).size;
     } catch (e) {
       this.truncate(this.offset);
       throw new AppError('storage_io', `AI2AI could not write its journal "${this.journalPath}": ${(e as Error).message}. The change was not saved.`, { file: this.journalPath }, { cause: e });
+    }
+    if (size !== this.offset + line.byteLength) {
+      throw this.halt(this.journalError(this.lineNo + 1, 'was written while another window wrote too (one of them had lost its lock)'));
     }
   }
 
@@ -398,6 +451,10 @@ class SqliteStore implements Store {
         this.startJournal();
         return;
       }
+      if (j.header.format === 1) {
+        this.closeFd(j.fd);
+        throw this.halt(this.olderWindow(1));
+      }
       if (j.header.base > this.applied) {
         // Another window compacted past what we have read: its snapshot holds what we missed.
         try {
@@ -410,9 +467,8 @@ class SqliteStore implements Store {
       }
       this.adopt(j);
     } else if (st.size < this.offset) {
-      // Only torn tails are ever truncated, and never below a complete line; re-read defensively.
-      this.logger.error(`storage: ${this.journalPath} shrank below what was already read; re-reading it`);
-      this.offset = this.headerLen;
+      // Only torn tails are ever truncated, never a complete line: something removed changes.
+      throw this.halt(this.journalError(this.lineNo, `is gone: the journal shrank from ${this.offset} to ${st.size} bytes, so changes were removed from it`));
     }
     this.readNewLines(st.ino === this.jino && st.dev === this.jdev ? st.size : undefined);
     if (reloaded) events.push({ origin: 'reload', seq: this.applied, changes: [] });
@@ -450,21 +506,35 @@ class SqliteStore implements Store {
       if (n === 0) break;
       got += n;
     }
-    const { lines, consumed } = completeLines(got === buf.length ? buf : buf.subarray(0, got));
-    for (const line of lines) this.applyLine(line);
-    this.offset += consumed;
+    const { lines } = completeLines(got === buf.length ? buf : buf.subarray(0, got));
+    // One line at a time: a line that cannot be applied stops here, with `offset` before it.
+    for (const line of lines) {
+      this.applyLine(line, this.lineNo + 1);
+      this.lineNo++;
+      this.offset += line.byteLength + 1;
+    }
   }
 
-  private applyLine(line: string): void {
+  /** Applies one complete journal line, or halts the window: nothing is ever skipped. */
+  private applyLine(bytes: Buffer, lineNo: number): void {
+    const p = parseLine(bytes);
+    if (p.kind === 'newer') throw this.halt(newerJournal(this.journalPath, lineNo, p.format, p.verified, this.opened ? 'running' : 'open'));
+    if (p.kind === 'damaged') throw this.halt(this.journalError(lineNo, `is damaged: ${p.why}`));
+    if (p.format !== this.journalFormat) throw this.halt(this.olderWindow(lineNo));
     let entry;
     try {
-      entry = decodeEntry(line);
+      entry = decodeEntry(p.payload);
     } catch (e) {
-      this.logger.error(`storage: skipping an unreadable journal line in ${this.journalPath} (${(e as Error).message}): ${line.slice(0, 200)}`);
-      return;
+      throw this.halt(this.journalError(lineNo, `is not a readable change (${(e as Error).message})`));
     }
+    if (entry.seq <= this.lastSeq) {
+      throw this.halt(this.journalError(lineNo, `repeats change #${entry.seq} after #${this.lastSeq} (two windows wrote at once: one of them had lost its lock)`));
+    }
+    this.lastSeq = entry.seq;
     if (entry.seq <= this.applied) return; // already in the snapshot (crash between snapshot and journal swap)
-    if (entry.seq !== this.applied + 1) this.logger.warn(`storage: journal jumps from change #${this.applied} to #${entry.seq}`);
+    if (entry.seq !== this.applied + 1) {
+      throw this.halt(this.journalError(lineNo, `jumps from change #${this.applied} to #${entry.seq}: the changes in between are missing`));
+    }
     if (!entry.stmts.some(([sql]) => sql.startsWith('INSERT INTO change_log'))) this.lastUnrecorded = entry.seq;
     this.db.exec('BEGIN');
     try {
@@ -472,9 +542,40 @@ class SqliteStore implements Store {
       this.db.exec('COMMIT');
     } catch (e) {
       this.rollback();
-      this.logger.error(`storage: change #${entry.seq} from another window failed to apply here and was skipped: ${(e as Error).message}`);
+      throw this.halt(
+        this.journalError(lineNo, `holds change #${entry.seq}, which could not be applied here (${(e as Error).message}); a newer AI2AI may have written it (then update AI2AI or reload this window)`),
+      );
     }
     this.applied = entry.seq;
+  }
+
+  /** Stops this window's writes for good (until it is reloaded) and says so once in the log. */
+  private halt(e: AppError): AppError {
+    if (!this.halted) {
+      this.halted = e;
+      this.logger.error(`storage: ${e.message}`);
+    }
+    return this.halted;
+  }
+
+  private journalError(lineNo: number, why: string): AppError {
+    const start = this.opened ? 'AI2AI stopped saving changes in this window' : 'AI2AI could not open its database';
+    return new AppError(
+      'storage_corrupt',
+      `${start}: line ${lineNo} of its journal "${this.journalPath}" ${why}. Every file was left untouched and nothing was skipped. ` +
+        `To go on: close the other VS Code windows, keep a copy of the folder "${this.opts.dir}", then remove line ${lineNo} from the journal (its change is lost) and reload; or restore the folder from a backup.`,
+      { file: this.journalPath, line: lineNo },
+    );
+  }
+
+  private olderWindow(lineNo: number): AppError {
+    const start = this.opened ? 'AI2AI stopped saving changes in this window' : 'AI2AI could not open its database';
+    return new AppError(
+      'storage_corrupt',
+      `${start}: ${lineNo === 1 ? 'the journal' : `line ${lineNo} of the journal`} "${this.journalPath}" was written by an older AI2AI in another VS Code window, which cannot read this version's changes and may drop them. ` +
+        'Update AI2AI in every window and reload them. Every file was left untouched.',
+      { file: this.journalPath, line: lineNo },
+    );
   }
 
   private reloadSnapshot(base: number): void {
@@ -497,7 +598,7 @@ class SqliteStore implements Store {
   }
 
   private openJournalFile(): OpenJournal | undefined {
-    return openJournal(this.journalPath);
+    return openJournal(this.journalPath, this.file);
   }
 
   private adopt(j: OpenJournal): void {
@@ -508,6 +609,9 @@ class SqliteStore implements Store {
     this.headerLen = j.headerLen;
     this.offset = j.headerLen;
     this.fileSize = j.size;
+    this.journalFormat = j.header?.format ?? 2;
+    this.lineNo = 1;
+    this.lastSeq = j.header?.base ?? 0;
   }
 
   // ---------------------------------------------------------------- compaction
@@ -527,6 +631,7 @@ class SqliteStore implements Store {
    */
   private compactLocked(): void {
     const started = Date.now();
+    this.fence();
     this.db.run("INSERT OR REPLACE INTO meta (key, value) VALUES ('seq', ?)", [this.applied]);
     writeFileAtomic(this.file, this.db.export());
     this.startJournal();
@@ -581,6 +686,7 @@ class SqliteStore implements Store {
 
   private dispose(): void {
     this.stopWatching();
+    this.lock.dispose();
     if (this.jfd !== undefined) this.closeFd(this.jfd);
     this.jfd = undefined;
     this.jino = this.jdev = -1;

@@ -1,4 +1,5 @@
 /** The contract between the persistence engine and the repositories/services above it. */
+import type { AppError } from '../errors';
 import type { Event } from '../events';
 
 export type SqlValue = number | string | Uint8Array | null;
@@ -59,6 +60,10 @@ export interface StoreOptions {
   idleCompactMs?: number;
   /** Watch the journal for other windows' writes and catch up by itself. Default true. */
   watch?: boolean;
+  /** A lock not renewed for this long is broken (default 30 s; tests use less). */
+  lockStaleMs?: number;
+  /** Give up waiting for the lock after this long (default 10 s). */
+  lockTimeoutMs?: number;
 }
 
 export interface Store {
@@ -75,6 +80,11 @@ export interface Store {
   /** Folds the journal into an atomically written snapshot. */
   compact(): void;
   readonly onDidChange: Event<StoreChange>;
-  /** Compacts and releases files and watchers. */
+  /** Compacts and releases files and watchers (a halted store compacts nothing and keeps every file). */
   close(): void;
+  /**
+   * Set when this window stopped writing because the journal holds a line it must not skip (damaged,
+   * a gap, a newer format): the error every mutation throws, saying what happened and what to do.
+   */
+  readonly problem?: AppError;
 }

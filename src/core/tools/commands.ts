@@ -2,12 +2,20 @@
  * Running commands for agents: a shell command in the agent's folder, in its own process group, with a
  * timeout, an output cap and a kill of the whole tree on cancel or timeout. No process outlives its
  * command: when the shell exits, anything it left running in the background is terminated too, both
- * so nothing leaks and because a leftover child holding the output pipe would keep us waiting.
+ * so nothing leaks and because a leftover child holding the output pipe would keep us waiting. Inside
+ * an OS sandbox (`options.sandbox`, see core/sandbox) the kernel enforces that for daemons that left
+ * the process group too (a pid namespace that dies with the command).
  *
  * Policy (who may run what) is separate from mechanism: `authorizeCommand` refuses everything in an
- * untrusted workspace, lets allowlisted commands through and asks the user about the rest.
+ * untrusted workspace, lets allowlisted commands through when they run sandboxed (or the user turned the
+ * sandbox off) and asks the user about the rest.
  */
 import { spawn } from 'node:child_process';
+import { commandEnv } from '../sandbox/env';
+import { noSandbox } from '../sandbox/none';
+import type { PreparedCommand } from '../sandbox/types';
+import { checkAllowlist } from './allowlist';
+import { parseShellCommand } from './shell';
 import type { ToolContext, CommandOptions, CommandResult, CommandRunner } from './types';
 import { DEFAULT_TOOL_LIMITS } from './types';
 import { CappedBuffer } from './output';
@@ -53,11 +61,23 @@ export const runCommand: CommandRunner = (command: string, options: CommandOptio
 
   if (options.signal?.aborted) return Promise.resolve(result({ cancelled: true }));
 
+  const isWin = process.platform === 'win32';
+  let prepared: PreparedCommand | undefined;
+  if (options.sandbox && !(isWin && options.sandbox.kind === 'none')) {
+    const env = (options.env as Record<string, string> | undefined) ?? commandEnv(process.env, { network: options.sandbox.network });
+    try {
+      prepared = options.sandbox.prepare({ command, cwd: options.cwd, env, readable: options.readable });
+    } catch (e) {
+      return Promise.resolve(result({ spawnError: `the sandbox could not be prepared: ${(e as Error).message}` }));
+    }
+  }
+
   return new Promise<CommandResult>(resolve => {
-    const isWin = process.platform === 'win32';
-    const child = isWin
-      ? spawn(command, { cwd: options.cwd, shell: true, windowsHide: true, env: options.env ?? process.env, stdio: ['ignore', 'pipe', 'pipe'] })
-      : spawn('/bin/sh', ['-c', command], { cwd: options.cwd, detached: true, env: options.env ?? process.env, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = prepared
+      ? spawn(prepared.file, prepared.args, { cwd: prepared.cwd, detached: true, env: prepared.env, stdio: ['ignore', 'pipe', 'pipe'] })
+      : isWin
+        ? spawn(command, { cwd: options.cwd, shell: true, windowsHide: true, env: options.env ?? process.env, stdio: ['ignore', 'pipe', 'pipe'] })
+        : spawn('/bin/sh', ['-c', command], { cwd: options.cwd, detached: true, env: options.env ?? process.env, stdio: ['ignore', 'pipe', 'pipe'] });
 
     let timedOut = false;
     let cancelled = false;
@@ -79,6 +99,7 @@ export const runCommand: CommandRunner = (command: string, options: CommandOptio
       settled = true;
       timers.forEach(clearTimeout);
       options.signal?.removeEventListener('abort', onAbort);
+      prepared?.dispose();
       resolve(result({ exitCode, signal: exitSignal, timedOut, cancelled, ...over }));
     };
 
@@ -117,67 +138,43 @@ export const runCommand: CommandRunner = (command: string, options: CommandOptio
   });
 };
 
-const SHELL_OPERATORS = /[;&|<>`$()\n\r{}]/;
-
 /**
- * Split a command line into words, honouring simple quotes. Undefined when the line uses shell
- * features (operators, substitution, redirection): such a line can do anything after its first word,
- * so it never matches the allowlist and always needs approval.
+ * The words of a command line exactly as POSIX sh reads them, or undefined when it uses anything but
+ * plain words and quotes (see `parseShellCommand`).
  */
 export function shellWords(command: string): string[] | undefined {
-  const words: string[] = [];
-  let cur = '';
-  let quote: '"' | "'" | undefined;
-  let has = false;
-  for (const ch of command) {
-    if (quote) {
-      if (ch === quote) quote = undefined;
-      else if (quote === '"' && (ch === '$' || ch === '`')) return undefined;
-      else cur += ch;
-      continue;
-    }
-    if (SHELL_OPERATORS.test(ch) || ch === '\\') return undefined;
-    if (ch === '"' || ch === "'") {
-      quote = ch;
-      has = true;
-    } else if (/\s/.test(ch)) {
-      if (has || cur) words.push(cur);
-      cur = '';
-      has = false;
-    } else cur += ch;
-  }
-  if (quote) return undefined;
-  if (has || cur) words.push(cur);
-  return words;
-}
-
-/** Is `command` an allowlist entry's words followed by anything (plain words only)? */
-export function isAllowlisted(command: string, allowlist: readonly string[]): boolean {
-  const words = shellWords(command.trim());
-  if (!words || words.length === 0) return false;
-  if (words[0]!.includes('=')) return false; // VAR=x cmd: environment changes are not on any list
-  return allowlist.some(entry => {
-    const want = shellWords(entry.trim());
-    return !!want && want.length > 0 && want.length <= words.length && want.every((w, i) => w === words[i]);
-  });
+  const p = parseShellCommand(command);
+  return p.ok ? p.argv : undefined;
 }
 
 export type Authorization = { allowed: true; how: 'allowlist' | 'approved' | 'preapproved' } | { allowed: false; message: string };
 
+const DO_NOT_RETRY = 'Do not try other commands; continue without running anything, or use fail to say what you need.';
+
 /**
- * May `command` run? Untrusted workspace: never. Allowlisted (or `preapproved`, e.g. the user's own
- * test command): yes. Otherwise the user is asked; a refusal comes back as a message for the model.
+ * May `command` run? Untrusted workspace, or a `required` sandbox that is missing: never. Where commands
+ * run confined (or the user turned the sandbox off), allowlisted commands and `preapproved` ones (the
+ * user's own test command) run; everything else asks. Where no sandbox confines them (`auto` on a
+ * machine without one, or no setup given), every command asks.
  */
 export async function authorizeCommand(command: string, ctx: ToolContext, options: { preapproved?: boolean } = {}): Promise<Authorization> {
   if (!ctx.trusted) {
-    return {
-      allowed: false,
-      message: 'Commands cannot run: this workspace is not trusted. Do not try other commands; continue without running anything, or use fail to say what you need.',
-    };
+    return { allowed: false, message: `Commands cannot run: this workspace is not trusted. ${DO_NOT_RETRY}` };
   }
-  if (options.preapproved) return { allowed: true, how: 'preapproved' };
-  if (isAllowlisted(command, ctx.allowlist)) return { allowed: true, how: 'allowlist' };
-  const approved = await ctx.approve(command);
+  const setup = ctx.commands;
+  if (setup?.refuse) return { allowed: false, message: `${setup.refuse} ${DO_NOT_RETRY}` };
+  const sandbox = setup?.sandbox ?? noSandbox;
+  const askAlways = !sandbox.confined && setup?.mode !== 'off';
+  let why: string;
+  if (askAlways) {
+    why = 'no OS sandbox confines commands here, so every command asks';
+  } else {
+    if (options.preapproved) return { allowed: true, how: 'preapproved' };
+    const verdict = checkAllowlist(command, ctx.allowlist);
+    if (verdict.match) return { allowed: true, how: 'allowlist' };
+    why = verdict.why;
+  }
+  const approved = await ctx.approve(command, { why, sandbox: sandbox.describe() });
   if (!approved) {
     return {
       allowed: false,

@@ -1,8 +1,13 @@
-/** replace_in_file (exact, unique search/replace) and search_files (bounded text or regex search). */
-import * as fs from 'node:fs/promises';
+/**
+ * replace_in_file (exact, unique search/replace) and search_files (bounded text or regex search). Files
+ * are opened from the checked root without following links (core/workspace/safeFs); regexes run in a
+ * worker thread with a time limit (regexWorker.ts).
+ */
 import * as z from 'zod';
-import { defineTool, failure, limitsOf } from './types';
-import { looksBinary, statIfExists, walk } from './walk';
+import { editFileBelow, entryBelow, readFileBelow } from '../workspace/safeFs';
+import { RegexWorker } from './regexWorker';
+import { defineTool, failure, limitsOf, type ToolResult } from './types';
+import { looksBinary, walk } from './walk';
 
 function occurrences(text: string, search: string): number[] {
   const at: number[] = [];
@@ -65,52 +70,89 @@ export const replaceInFile = defineTool({
   example: { path: 'src/add.js', search: '  return a + b;', replace: '  return Number(a) + Number(b);' },
   async execute(args, ctx) {
     const { sandbox } = ctx;
+    const limits = limitsOf(ctx);
     const abs = sandbox.resolveWrite(args.path);
-    const st = statIfExists(abs);
-    if (!st) return failure(`There is no file "${args.path}". Use write_file to create it.`);
-    if (st.isDirectory()) return failure(`"${args.path}" is a folder, not a file.`);
-    if (st.size > limitsOf(ctx).maxReadBytes) return failure(`"${args.path}" is too large to edit here; rewrite it in smaller files.`);
-    if (args.search === '') return failure('The search text is empty. Copy the exact lines to change from the file; to replace the whole file use write_file.');
-    const text = await fs.readFile(abs, 'utf8');
+    const root = sandbox.rootOf(abs, 'write');
     const shown = sandbox.display(abs);
+    if (args.search === '') return failure('The search text is empty. Copy the exact lines to change from the file; to replace the whole file use write_file.');
+    if (entryBelow(root, abs, args.path).kind === 'dir') return failure(`"${args.path}" is a folder, not a file.`);
+    // Read, decide and write through one descriptor: the file written is the file read.
+    const r = editFileBelow<ToolResult>(
+      root,
+      abs,
+      limits.maxReadBytes,
+      buf => {
+        const out = replaceText(buf.toString('utf8'), args, shown, limits.maxWriteBytes);
+        return { data: out.next === undefined ? undefined : Buffer.from(out.next), result: out.result };
+      },
+      args.path,
+    );
+    if (r.kind === 'missing') return failure(`There is no file "${args.path}". Use write_file to create it.`);
+    if (r.kind === 'too_large') return failure(`"${args.path}" is too large to edit here; rewrite it in smaller files.`);
+    return r.result!;
+  },
+});
 
-    // Models write LF and often drop or add the final newline; try those variants before giving up.
-    const variants: Array<[string, string]> = [[args.search, args.replace]];
-    if (text.includes('\r\n')) variants.push([args.search.replace(/\r?\n/g, '\r\n'), args.replace.replace(/\r?\n/g, '\r\n')]);
-    if (args.search.endsWith('\n')) variants.push([args.search.replace(/\n$/, ''), args.replace.replace(/\n$/, '')]);
-    let found: { at: number[]; search: string; replace: string } | undefined;
-    for (const [s, r] of variants) {
-      const at = occurrences(text, s);
-      if (at.length) {
-        found = { at, search: s, replace: r };
-        break;
-      }
+/** The edit itself: the new text (undefined when nothing changes) and what to tell the model. */
+function replaceText(
+  text: string,
+  args: { search: string; replace: string; replace_all: boolean },
+  shown: string,
+  maxWriteBytes: number,
+): { next?: string; result: ToolResult } {
+  // Models write LF and often drop or add the final newline; try those variants before giving up.
+  const variants: Array<[string, string]> = [[args.search, args.replace]];
+  if (text.includes('\r\n')) variants.push([args.search.replace(/\r?\n/g, '\r\n'), args.replace.replace(/\r?\n/g, '\r\n')]);
+  if (args.search.endsWith('\n')) variants.push([args.search.replace(/\n$/, ''), args.replace.replace(/\n$/, '')]);
+  let found: { at: number[]; search: string; replace: string } | undefined;
+  for (const [s, r] of variants) {
+    const at = occurrences(text, s);
+    if (at.length) {
+      found = { at, search: s, replace: r };
+      break;
     }
-    if (!found) {
-      const near = closestLine(text, args.search);
-      const hint =
-        near && near.score >= 0.4
-          ? ` The closest line is line ${near.line}: ${JSON.stringify(near.text)}${near.sameExceptSpace ? ' (it differs only in spaces or indentation)' : ''}.`
-          : ' No similar line was found either.';
-      return failure(`The search text was not found in ${shown}.${hint} Copy the search text exactly from the file (use read_file), including indentation.`);
-    }
-    if (found.at.length > 1 && !args.replace_all) {
-      const lines = found.at.slice(0, 10).map(i => lineOf(text, i));
-      return failure(
-        `The search text appears ${found.at.length} times in ${shown} (lines ${lines.join(', ')}${found.at.length > 10 ? ', …' : ''}). Add more surrounding lines to the search text so it matches exactly once, or set replace_all to true.`,
-      );
-    }
-    // split/join, not String.replace: "$&" and friends in the replacement must stay literal.
-    const next = args.replace_all ? text.split(found.search).join(found.replace) : text.slice(0, found.at[0]) + found.replace + text.slice(found.at[0]! + found.search.length);
-    await fs.writeFile(abs, next);
-    const n = args.replace_all ? found.at.length : 1;
+  }
+  if (!found) {
+    const near = closestLine(text, args.search);
+    const hint =
+      near && near.score >= 0.4
+        ? ` The closest line is line ${near.line}: ${JSON.stringify(near.text)}${near.sameExceptSpace ? ' (it differs only in spaces or indentation)' : ''}.`
+        : ' No similar line was found either.';
+    return { result: failure(`The search text was not found in ${shown}.${hint} Copy the search text exactly from the file (use read_file), including indentation.`) };
+  }
+  if (found.at.length > 1 && !args.replace_all) {
+    const lines = found.at.slice(0, 10).map(i => lineOf(text, i));
     return {
+      result: failure(
+        `The search text appears ${found.at.length} times in ${shown} (lines ${lines.join(', ')}${found.at.length > 10 ? ', …' : ''}). Add more surrounding lines to the search text so it matches exactly once, or set replace_all to true.`,
+      ),
+    };
+  }
+  const n = args.replace_all ? found.at.length : 1;
+  // The result is capped like write_file, computed before it is built: replace-all of a short text by a
+  // long one can multiply the size (2 MB became 191 MB).
+  const size = Buffer.byteLength(text) + n * (Buffer.byteLength(found.replace) - Buffer.byteLength(found.search));
+  if (size > maxWriteBytes) {
+    return {
+      result: failure(
+        `The result would be ${size} bytes, over the ${maxWriteBytes}-byte limit for a file, so ${shown} was left unchanged. Replace fewer occurrences, or split the file.`,
+      ),
+    };
+  }
+  // split/join, not String.replace: "$&" and friends in the replacement must stay literal.
+  const next = args.replace_all ? text.split(found.search).join(found.replace) : text.slice(0, found.at[0]) + found.replace + text.slice(found.at[0]! + found.search.length);
+  return {
+    next,
+    result: {
       ok: true,
       output: `Replaced ${n} occurrence${n > 1 ? 's' : ''} in ${shown} (line ${lineOf(text, found.at[0]!)}).`,
       data: { path: shown, replacements: n },
-    };
-  },
-});
+    },
+  };
+}
+
+/** Matches counted per file beyond those shown (bounds the worker's reply). */
+const COUNT_CAP = 100_000;
 
 export const searchFiles = defineTool({
   name: 'search_files',
@@ -126,52 +168,71 @@ export const searchFiles = defineTool({
     const { sandbox } = ctx;
     const limits = limitsOf(ctx);
     const abs = sandbox.resolveRead(args.path);
-    const st = statIfExists(abs);
-    if (!st) return failure(`There is no file or folder "${args.path}".`);
-    let test: (line: string) => boolean;
+    const root = sandbox.rootOf(abs, 'read');
+    const st = entryBelow(root, abs, args.path);
+    if (st.kind === 'missing') return failure(`There is no file or folder "${args.path}".`);
+    let regex: RegexWorker | undefined;
+    let test: ((text: string, max: number) => Promise<number[]>) | undefined;
     if (args.regex) {
-      let re: RegExp;
+      const flags = args.case_sensitive ? '' : 'i';
       try {
-        re = new RegExp(args.query, args.case_sensitive ? '' : 'i');
+        new RegExp(args.query, flags);
       } catch (e) {
         return failure(`The regular expression is invalid: ${(e as Error).message}. Fix it, or set regex to false for plain text.`);
       }
-      test = line => re.test(line);
+      regex = new RegexWorker(args.query, flags, limits.regexTimeoutMs, ctx.signal);
+      test = (text, max) => regex!.match(text, max);
     } else {
       const q = args.case_sensitive ? args.query : args.query.toLowerCase();
-      test = line => (args.case_sensitive ? line : line.toLowerCase()).includes(q);
-    }
-    const files: string[] = [];
-    if (st.isFile()) files.push(abs);
-    else {
-      for await (const e of walk(abs, { recursive: true, signal: ctx.signal })) {
-        if (e.kind === 'file') files.push(e.abs);
-        if (files.length >= limits.maxSearchFiles) break;
-      }
-    }
-    const hits: string[] = [];
-    let more = 0;
-    for (const file of files) {
-      if (ctx.signal.aborted) break;
-      const fst = statIfExists(file);
-      if (!fst || fst.size > limits.maxSearchFileBytes) continue;
-      const buf = await fs.readFile(file).catch(() => undefined);
-      if (!buf || looksBinary(buf)) continue;
-      const lines = buf.toString('utf8').split('\n');
-      for (let i = 0; i < lines.length; i++) {
-        // Long lines are tested on their first 2,000 characters: bounds the cost of a bad regex.
-        const line = lines[i]!.replace(/\r$/, '');
-        if (!test(line.slice(0, 2000))) continue;
-        if (hits.length >= limits.maxSearchResults) {
-          more++;
-          continue;
+      test = async (text, max) => {
+        const hits: number[] = [];
+        const lines = text.split('\n');
+        for (let i = 0; i < lines.length && hits.length <= max; i++) {
+          // Long lines are tested on their first 2,000 characters, as regexes are.
+          const line = lines[i]!.replace(/\r$/, '').slice(0, 2000);
+          if ((args.case_sensitive ? line : line.toLowerCase()).includes(q)) hits.push(i);
         }
-        const t = line.trim();
-        hits.push(`${sandbox.display(file)}:${i + 1}: ${t.length > 200 ? `${t.slice(0, 200)}…` : t}`);
-      }
+        return hits;
+      };
     }
-    if (!hits.length) return { ok: true, output: `No matches for ${JSON.stringify(args.query)} in ${sandbox.display(abs)}.`, data: { matches: 0 } };
-    const tail = more ? `\n(${more} more matches not shown; narrow the query or the path)` : '';
-    return { ok: true, output: hits.join('\n') + tail, data: { matches: hits.length + more } };
+    try {
+      const files: string[] = [];
+      if (st.kind === 'file') files.push(abs);
+      else if (st.kind === 'dir') {
+        for await (const e of walk(abs, { recursive: true, signal: ctx.signal, root })) {
+          if (e.kind === 'file') files.push(e.abs);
+          if (files.length >= limits.maxSearchFiles) break;
+        }
+      }
+      const hits: string[] = [];
+      let more = 0;
+      for (const file of files) {
+        if (ctx.signal.aborted) break;
+        let read;
+        try {
+          read = readFileBelow(root, file, limits.maxSearchFileBytes, sandbox.display(file));
+        } catch {
+          continue; // swapped for a link, a FIFO, unreadable: not searched
+        }
+        if (read.kind !== 'ok' || looksBinary(read.buf)) continue;
+        const text = read.buf.toString('utf8');
+        const matched = await test(text, COUNT_CAP);
+        if (!matched.length) continue;
+        const lines = text.split('\n');
+        for (const i of matched) {
+          if (hits.length >= limits.maxSearchResults) {
+            more++;
+            continue;
+          }
+          const t = lines[i]!.replace(/\r$/, '').trim();
+          hits.push(`${sandbox.display(file)}:${i + 1}: ${t.length > 200 ? `${t.slice(0, 200)}…` : t}`);
+        }
+      }
+      if (!hits.length) return { ok: true, output: `No matches for ${JSON.stringify(args.query)} in ${sandbox.display(abs)}.`, data: { matches: 0 } };
+      const tail = more ? `\n(${more} more matches not shown; narrow the query or the path)` : '';
+      return { ok: true, output: hits.join('\n') + tail, data: { matches: hits.length + more } };
+    } finally {
+      await regex?.dispose();
+    }
   },
 });

@@ -1,9 +1,12 @@
-/** list_files, read_file, write_file, delete_file: every path through the sandbox first. */
-import * as fs from 'node:fs/promises';
-import * as path from 'node:path';
+/**
+ * list_files, read_file, write_file, delete_file: every path through the sandbox first, then opened
+ * from the checked root without following links (core/workspace/safeFs), so what is checked is what is
+ * used.
+ */
 import * as z from 'zod';
+import { entryBelow, readFileBelow, unlinkBelow, writeFileBelow } from '../workspace/safeFs';
 import { defineTool, failure, limitsOf } from './types';
-import { looksBinary, SKIPPED_DIRS, statIfExists, walk } from './walk';
+import { looksBinary, SKIPPED_DIRS, walk } from './walk';
 
 const PathArg = z.string().min(1, 'Give a path.').max(1024).describe('Path relative to your folder, e.g. src/index.js');
 
@@ -23,13 +26,14 @@ export const listFiles = defineTool({
   async execute(args, ctx) {
     const { sandbox } = ctx;
     const abs = sandbox.resolveRead(args.path);
-    const st = statIfExists(abs);
-    if (!st) return failure(`There is no folder "${args.path}". Use list_files on "." to see what exists.`);
-    if (!st.isDirectory()) return { ok: true, output: `${sandbox.display(abs)} is a file, not a folder.` };
+    const root = sandbox.rootOf(abs, 'read');
+    const st = entryBelow(root, abs, args.path);
+    if (st.kind === 'missing') return failure(`There is no folder "${args.path}". Use list_files on "." to see what exists.`);
+    if (st.kind !== 'dir') return { ok: true, output: `${sandbox.display(abs)} is a file, not a folder.` };
     const max = limitsOf(ctx).maxListEntries;
     const lines: string[] = [];
     let more = 0;
-    for await (const e of walk(abs, { recursive: args.recursive, signal: ctx.signal })) {
+    for await (const e of walk(abs, { recursive: args.recursive, signal: ctx.signal, root })) {
       if (lines.length >= max) {
         more++;
         continue;
@@ -62,12 +66,15 @@ export const readFile = defineTool({
     const { sandbox } = ctx;
     const limits = limitsOf(ctx);
     const abs = sandbox.resolveRead(args.path);
-    const st = statIfExists(abs);
-    if (!st) return failure(`There is no file "${args.path}". Use list_files to see what exists.`);
-    if (st.isDirectory()) return failure(`"${args.path}" is a folder; use list_files to see inside it.`);
     const shown = sandbox.display(abs);
-    if (st.size > limits.maxReadBytes) return failure(`${shown} is too large to read (${st.size} bytes, limit ${limits.maxReadBytes}). Use search_files to find the part you need.`);
-    const buf = await fs.readFile(abs);
+    const root = sandbox.rootOf(abs, 'read');
+    const entry = entryBelow(root, abs, args.path);
+    if (entry.kind === 'missing') return failure(`There is no file "${args.path}". Use list_files to see what exists.`);
+    if (entry.kind === 'dir') return failure(`"${args.path}" is a folder; use list_files to see inside it.`);
+    const read = readFileBelow(root, abs, limits.maxReadBytes, args.path);
+    if (read.kind === 'missing') return failure(`There is no file "${args.path}". Use list_files to see what exists.`);
+    if (read.kind === 'too_large') return failure(`${shown} is too large to read (${read.size} bytes, limit ${limits.maxReadBytes}). Use search_files to find the part you need.`);
+    const buf = read.buf;
     if (looksBinary(buf)) return { ok: true, output: `${shown} is a binary file (${buf.length} bytes); it is not shown.` };
     const text = buf.toString('utf8').replace(/\r\n/g, '\n');
     const lines = text.split('\n');
@@ -110,15 +117,14 @@ export const writeFile = defineTool({
     const abs = sandbox.resolveWrite(args.path);
     const bytes = Buffer.byteLength(args.content);
     if (bytes > limits.maxWriteBytes) return failure(`The content is too large (${bytes} bytes, limit ${limits.maxWriteBytes}). Split it into smaller files.`);
-    const st = statIfExists(abs);
-    if (st?.isDirectory()) return failure(`"${args.path}" is a folder; write to a file path inside it.`);
-    await fs.mkdir(path.dirname(abs), { recursive: true });
-    await fs.writeFile(abs, args.content);
+    const root = sandbox.rootOf(abs, 'write');
+    if (entryBelow(root, abs, args.path).kind === 'dir') return failure(`"${args.path}" is a folder; write to a file path inside it.`);
+    const { created } = writeFileBelow(root, abs, Buffer.from(args.content), args.path);
     const shown = sandbox.display(abs);
     return {
       ok: true,
-      output: `${st ? 'Overwrote' : 'Created'} ${shown} (${countLines(args.content)} lines, ${bytes} bytes).`,
-      data: { path: shown, bytes, created: !st },
+      output: `${created ? 'Created' : 'Overwrote'} ${shown} (${countLines(args.content)} lines, ${bytes} bytes).`,
+      data: { path: shown, bytes, created },
     };
   },
 });
@@ -129,11 +135,11 @@ export const deleteFile = defineTool({
   input: z.object({ path: PathArg }),
   example: { path: 'src/old.js' },
   async execute(args, ctx) {
-    const abs = ctx.sandbox.resolveWrite(args.path);
-    const st = statIfExists(abs, { lstat: true });
-    if (!st) return failure(`There is no file "${args.path}" to delete.`);
-    if (st.isDirectory()) return failure(`"${args.path}" is a folder; delete_file deletes files only. Delete the files inside it one by one.`);
-    await fs.unlink(abs);
+    // The entry itself: deleting a symlink removes the link, never the file it points to.
+    const abs = ctx.sandbox.resolveEntry(args.path);
+    const outcome = unlinkBelow(ctx.sandbox.rootOf(abs, 'write'), abs, args.path);
+    if (outcome === 'missing') return failure(`There is no file "${args.path}" to delete.`);
+    if (outcome === 'folder') return failure(`"${args.path}" is a folder; delete_file deletes files only. Delete the files inside it one by one.`);
     return { ok: true, output: `Deleted ${ctx.sandbox.display(abs)}.`, data: { path: ctx.sandbox.display(abs) } };
   },
 });

@@ -48,7 +48,10 @@ export function createToolRegistry(): ToolRegistry {
 
 export { ToolRegistry } from './registry';
 export * from './types';
-export { runCommand, authorizeCommand, isAllowlisted, shellWords, formatCommandResult, type Authorization } from './commands';
+export { runCommand, authorizeCommand, shellWords, formatCommandResult, type Authorization } from './commands';
+export { checkAllowlist, isAllowlisted, riskyArguments, type AllowlistVerdict } from './allowlist';
+export { parseShellCommand, shellQuote, type ShellParse } from './shell';
+export { visibleCommand, approvalText } from './approval';
 export { detectTestCommand, resolveTestCommand, parseTestOutput, type DetectedTestCommand, type TestSummary, type TestFramework } from './testing';
 export { clipText, CappedBuffer } from './output';
 export { closestLine } from './editTools';

@@ -1,8 +1,14 @@
 /** run_command and run_tests: authorised by workspace trust, allowlist or the user, then run bounded. */
 import * as z from 'zod';
+import { noSandbox } from '../sandbox/none';
 import { authorizeCommand, formatCommandResult } from './commands';
 import { parseTestOutput, resolveTestCommand } from './testing';
-import { defineTool, failure, limitsOf } from './types';
+import { defineTool, failure, limitsOf, type CommandOptions, type ToolContext } from './types';
+
+/** Where a tool's command runs: the agent's folder, inside the window's sandbox (or none, with the scrubbed environment). */
+function where(ctx: ToolContext): Pick<CommandOptions, 'cwd' | 'signal' | 'sandbox' | 'readable'> {
+  return { cwd: ctx.cwd, signal: ctx.signal, sandbox: ctx.commands?.sandbox ?? noSandbox, readable: ctx.sandbox.workspaceRoots };
+}
 
 export const runCommandTool = defineTool({
   name: 'run_command',
@@ -13,7 +19,7 @@ export const runCommandTool = defineTool({
     const auth = await authorizeCommand(args.command, ctx);
     if (!auth.allowed) return failure(auth.message);
     const limits = limitsOf(ctx);
-    const r = await ctx.runCommand(args.command, { cwd: ctx.cwd, signal: ctx.signal, timeoutMs: limits.commandTimeoutMs, maxOutputBytes: limits.commandOutputBytes });
+    const r = await ctx.runCommand(args.command, { ...where(ctx), timeoutMs: limits.commandTimeoutMs, maxOutputBytes: limits.commandOutputBytes });
     const ok = r.exitCode === 0 && !r.timedOut && !r.cancelled && !r.spawnError;
     return { ok, output: formatCommandResult(r), data: { exitCode: r.exitCode, timedOut: r.timedOut, cancelled: r.cancelled, durationMs: r.durationMs } };
   },
@@ -35,7 +41,7 @@ export const runTestsTool = defineTool({
     const auth = await authorizeCommand(found.command, ctx, { preapproved: found.framework === 'explicit' });
     if (!auth.allowed) return failure(auth.message);
     const limits = limitsOf(ctx);
-    const r = await ctx.runCommand(found.command, { cwd: ctx.cwd, signal: ctx.signal, timeoutMs: limits.testTimeoutMs, maxOutputBytes: limits.commandOutputBytes });
+    const r = await ctx.runCommand(found.command, { ...where(ctx), timeoutMs: limits.testTimeoutMs, maxOutputBytes: limits.commandOutputBytes });
     const summary = parseTestOutput(r.output, r.timedOut || r.cancelled ? null : r.exitCode);
     const counts =
       summary.format === 'exit_code'

@@ -3,8 +3,8 @@
  * itself (the agent's project), in a fixed order so the result is predictable. Parsing reads the
  * summary lines each framework prints; when none is found the exit code decides.
  */
-import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
+import { entryBelow, readDirBelow, readFileBelow } from '../workspace/safeFs';
 
 export type TestFramework = 'npm' | 'pytest' | 'go' | 'cargo' | 'explicit';
 
@@ -15,42 +15,44 @@ export interface DetectedTestCommand {
   reason: string;
 }
 
-async function readText(file: string): Promise<string | undefined> {
+// The folder is the agent's: its marker files are read like any agent file, without following links and
+// never from a FIFO or device (one named package.json would hang detection forever).
+const MAX_MARKER_BYTES = 1024 * 1024;
+
+function readText(dir: string, name: string): string | undefined {
   try {
-    return await fs.readFile(file, 'utf8');
+    const r = readFileBelow(dir, path.join(dir, name), MAX_MARKER_BYTES);
+    return r.kind === 'ok' ? r.buf.toString('utf8') : undefined;
   } catch {
     return undefined;
   }
 }
 
-async function exists(file: string): Promise<boolean> {
+function exists(dir: string, name: string): boolean {
   try {
-    await fs.access(file);
-    return true;
+    return entryBelow(dir, path.join(dir, name)).kind === 'file';
   } catch {
     return false;
   }
 }
 
-async function hasPyTests(dir: string): Promise<boolean> {
+function hasPyTests(dir: string): boolean {
   const isTestFile = (n: string) => /^test_.*\.py$|_test\.py$/.test(n);
-  try {
-    if ((await fs.readdir(dir)).some(isTestFile)) return true;
-  } catch {
-    return false;
-  }
-  try {
-    return (await fs.readdir(path.join(dir, 'tests'))).some(isTestFile);
-  } catch {
-    return false;
-  }
+  const has = (sub: string) => {
+    try {
+      return readDirBelow(dir, path.join(dir, sub)).some(e => e.kind === 'file' && isTestFile(e.name));
+    } catch {
+      return false;
+    }
+  };
+  return has('.') || has('tests');
 }
 
 /** npm's placeholder script fails on purpose; it is not a test suite. */
 const NPM_PLACEHOLDER = /no test specified/i;
 
 export async function detectTestCommand(dir: string): Promise<DetectedTestCommand | undefined> {
-  const pkg = await readText(path.join(dir, 'package.json'));
+  const pkg = readText(dir, 'package.json');
   if (pkg !== undefined) {
     try {
       const test = (JSON.parse(pkg) as { scripts?: Record<string, unknown> }).scripts?.test;
@@ -61,15 +63,15 @@ export async function detectTestCommand(dir: string): Promise<DetectedTestComman
       // A broken package.json is the agent's to fix; fall through to other markers.
     }
   }
-  if (await exists(path.join(dir, 'pytest.ini'))) return { command: 'pytest', framework: 'pytest', reason: 'pytest.ini' };
-  const pyproject = await readText(path.join(dir, 'pyproject.toml'));
+  if (exists(dir, 'pytest.ini')) return { command: 'pytest', framework: 'pytest', reason: 'pytest.ini' };
+  const pyproject = readText(dir, 'pyproject.toml');
   if (pyproject && /\[tool\.pytest/.test(pyproject)) return { command: 'pytest', framework: 'pytest', reason: 'pyproject.toml configures pytest' };
-  const setupCfg = await readText(path.join(dir, 'setup.cfg'));
+  const setupCfg = readText(dir, 'setup.cfg');
   if (setupCfg && /\[tool:pytest\]/.test(setupCfg)) return { command: 'pytest', framework: 'pytest', reason: 'setup.cfg configures pytest' };
-  if (await exists(path.join(dir, 'conftest.py'))) return { command: 'pytest', framework: 'pytest', reason: 'conftest.py' };
-  if (await hasPyTests(dir)) return { command: 'pytest', framework: 'pytest', reason: 'test_*.py files' };
-  if (await exists(path.join(dir, 'go.mod'))) return { command: 'go test ./...', framework: 'go', reason: 'go.mod' };
-  if (await exists(path.join(dir, 'Cargo.toml'))) return { command: 'cargo test', framework: 'cargo', reason: 'Cargo.toml' };
+  if (exists(dir, 'conftest.py')) return { command: 'pytest', framework: 'pytest', reason: 'conftest.py' };
+  if (hasPyTests(dir)) return { command: 'pytest', framework: 'pytest', reason: 'test_*.py files' };
+  if (exists(dir, 'go.mod')) return { command: 'go test ./...', framework: 'go', reason: 'go.mod' };
+  if (exists(dir, 'Cargo.toml')) return { command: 'cargo test', framework: 'cargo', reason: 'Cargo.toml' };
   return undefined;
 }
 

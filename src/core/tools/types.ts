@@ -5,6 +5,7 @@
  */
 import type * as z from 'zod';
 import type { ToolSpec } from '../protocol/types';
+import type { CommandSandbox, CommandSetup } from '../sandbox/types';
 import type { PathSandbox } from '../workspace/sandbox';
 
 export interface CommandOptions {
@@ -16,7 +17,12 @@ export interface CommandOptions {
   maxOutputBytes?: number;
   /** Time between SIGTERM and SIGKILL. */
   killGraceMs?: number;
+  /** Replaces the environment. Default: the host's without a sandbox; the scrubbed list (`commandEnv`) with one. */
   env?: NodeJS.ProcessEnv;
+  /** Run inside this OS sandbox (its `prepare` builds the process). Without it: plain `/bin/sh -c`, as before. */
+  sandbox?: CommandSandbox;
+  /** Folders the sandbox keeps readable (the open workspace folders). */
+  readable?: readonly string[];
 }
 
 export interface CommandResult {
@@ -53,6 +59,8 @@ export interface ToolLimits {
   /** search_files skips files larger than this (bytes) and stops after this many files. */
   maxSearchFileBytes: number;
   maxSearchFiles: number;
+  /** A search_files regular expression runs at most this long (in a worker thread) before it is stopped. */
+  regexTimeoutMs: number;
   commandTimeoutMs: number;
   testTimeoutMs: number;
   commandOutputBytes: number;
@@ -68,6 +76,7 @@ export const DEFAULT_TOOL_LIMITS: ToolLimits = {
   maxSearchResults: 100,
   maxSearchFileBytes: 1024 * 1024,
   maxSearchFiles: 5000,
+  regexTimeoutMs: 5_000,
   commandTimeoutMs: 120_000,
   testTimeoutMs: 300_000,
   commandOutputBytes: 32 * 1024,
@@ -80,11 +89,16 @@ export interface ToolContext {
   signal: AbortSignal;
   runCommand: CommandRunner;
   /** Ask the user whether `command` may run (VS Code shows a dialog; tests pass a function). */
-  approve(command: string): Promise<boolean>;
+  approve(command: string, request?: ApprovalRequest): Promise<boolean>;
   /** Workspace trust: false means no command runs at all. */
   trusted: boolean;
   /** Commands that run without asking, matched as executable + argument prefix ("npm test", "node"). */
   allowlist: readonly string[];
+  /**
+   * The OS sandbox commands run in, and the `ai2ai.commands.sandbox` mode. Without it commands run
+   * unconfined and every one asks (what `auto` does where no sandbox exists).
+   */
+  commands?: CommandSetup;
   /** Test command set by the user for this agent or task; detected from the folder when absent. */
   testCommand?: string;
   onProgress(text: string): void;
@@ -100,6 +114,14 @@ export interface SubtaskSpec {
   title: string;
   description: string;
   skills: string[];
+}
+
+/** What the approval dialog shows besides the command. */
+export interface ApprovalRequest {
+  /** Why this command asks: not on the allowlist, a flag that loads code, no sandbox… */
+  why: string;
+  /** Where it would run (the sandbox's description). */
+  sandbox: string;
 }
 
 /** A tool that ends the run. 'wait': the task waits (for its subtasks) and the run resumes after. */

@@ -1,8 +1,12 @@
-/** A bounded directory walk shared by list_files and search_files. Symlinks are listed, never followed. */
-import * as fs from 'node:fs/promises';
+/**
+ * A bounded directory walk shared by list_files and search_files. Symlinks are listed, never followed,
+ * and every folder is opened through `readDirBelow`, which refuses a folder that became a symlink since
+ * its parent was listed (so a swap cannot make the walk list or search a folder outside).
+ */
 import * as path from 'node:path';
 import { lstatSync, statSync, type Stats } from 'node:fs';
 import { AppError } from '../errors';
+import { readDirBelow } from '../workspace/safeFs';
 
 /** Folders no agent needs to see: dependencies and version-control internals. */
 export const SKIPPED_DIRS = new Set(['node_modules', '.git', '.hg', '.svn']);
@@ -17,24 +21,25 @@ export interface WalkOptions {
   recursive: boolean;
   maxDepth?: number;
   signal?: AbortSignal;
+  /** The checked root the walk may not leave (default: the folder walked). */
+  root?: string;
 }
 
 /** Depth-first, sorted, so the listing is stable between calls. */
 export async function* walk(dir: string, options: WalkOptions, depth = 0): AsyncGenerator<WalkEntry> {
   if (options.signal?.aborted) throw new AppError('cancelled', 'Cancelled.');
+  const root = options.root ?? dir;
   let entries;
   try {
-    entries = await fs.readdir(dir, { withFileTypes: true });
+    entries = readDirBelow(root, dir);
   } catch {
-    return; // unreadable folder: skip it rather than fail the whole listing
+    return; // unreadable folder, or one swapped for a link: skip it rather than fail the whole listing
   }
-  entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
   for (const e of entries) {
     const abs = path.join(dir, e.name);
-    const kind = e.isSymbolicLink() ? 'link' : e.isDirectory() ? 'dir' : e.isFile() ? 'file' : 'other';
-    if (kind === 'dir' && SKIPPED_DIRS.has(e.name)) continue;
-    yield { abs, kind, depth };
-    if (kind === 'dir' && options.recursive && depth + 1 < (options.maxDepth ?? 12)) yield* walk(abs, options, depth + 1);
+    if (e.kind === 'dir' && SKIPPED_DIRS.has(e.name)) continue;
+    yield { abs, kind: e.kind, depth };
+    if (e.kind === 'dir' && options.recursive && depth + 1 < (options.maxDepth ?? 12)) yield* walk(abs, { ...options, root }, depth + 1);
   }
 }
 

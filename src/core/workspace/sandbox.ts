@@ -99,6 +99,34 @@ export class PathSandbox {
     return this.resolve(p, 'write');
   }
 
+  /**
+   * The entry `p` names itself, for deleting: the parent folder is resolved and checked like any write
+   * path, the last name is not (a symlink is the entry, not its target).
+   */
+  resolveEntry(p: string): string {
+    const q = this.checkSyntax(p, 'write');
+    if (/^[A-Za-z]:\//.test(q) && !path.isAbsolute(q)) this.refuse(p, 'it resolves outside the allowed folders', 'write');
+    const lexical = path.isAbsolute(q) ? path.resolve(q) : path.resolve(this.writeRoot, q);
+    const name = path.basename(lexical);
+    const parentLexical = path.dirname(lexical);
+    if (this.inside(this.writeRoot, lexical) || name === '' || parentLexical === lexical) this.refuse(p, 'that is your folder itself; name a file inside it', 'write');
+    const parent = this.resolveLexical(parentLexical, p, 'write', true);
+    const entry = path.join(parent, name);
+    if (name.toLowerCase() === '.git') this.refuse(p, 'files inside .git are off limits', 'write');
+    return entry;
+  }
+
+  /**
+   * The checked root that `abs` (a path this sandbox returned) lies below: the agent's folder for writes;
+   * for reads the most specific of the agent's folder and the workspace folders. File tools walk from it.
+   */
+  rootOf(abs: string, mode: AccessMode): string {
+    const roots = mode === 'write' ? [this.writeRoot] : [this.writeRoot, ...this.workspaceRoots];
+    const root = roots.filter(r => this.inside(abs, r)).sort((a, b) => b.length - a.length)[0];
+    if (!root) this.refuse(abs, 'it resolves outside the allowed folders', mode);
+    return root;
+  }
+
   /** How to show a resolved path to the model: relative to its folder, with forward slashes. */
   display(abs: string): string {
     const rel = path.relative(this.writeRoot, abs).split(path.sep).join('/');
@@ -191,6 +219,11 @@ export class PathSandbox {
     // overridden) can name no folder of ours.
     if (/^[A-Za-z]:\//.test(q) && !path.isAbsolute(q)) this.refuse(p, 'it resolves outside the allowed folders', mode);
     const lexical = path.isAbsolute(q) ? path.resolve(q) : path.resolve(this.writeRoot, q);
+    return this.resolveLexical(lexical, p, mode);
+  }
+
+  /** The checks on the real path of an absolute, syntax-checked `lexical` path (`p` is what the model wrote). */
+  private resolveLexical(lexical: string, p: string, mode: AccessMode, allowRoot = false): string {
     const real = this.realPrefix(lexical, p, mode);
 
     const roots = mode === 'write' ? [this.writeRoot] : [this.writeRoot, ...this.workspaceRoots];
@@ -199,7 +232,10 @@ export class PathSandbox {
       const lexicalInside = roots.some(r => this.inside(lexical, r));
       this.refuse(p, lexicalInside ? 'it goes through a symbolic link that points outside' : 'it resolves outside the allowed folders', mode, { resolved: real });
     }
-    if (mode === 'write' && this.inside(root, real)) this.refuse(p, 'that is your folder itself; name a file inside it', mode);
+    if (mode === 'write' && this.inside(root, real)) {
+      if (allowRoot) return real;
+      this.refuse(p, 'that is your folder itself; name a file inside it', mode);
+    }
     const segments = path.relative(root, real).split(path.sep);
     if (segments.some(s => s.toLowerCase() === '.git')) this.refuse(p, 'files inside .git are off limits', mode);
 

@@ -8,6 +8,7 @@ import { createToolRegistry, runCommand } from '../../../src/core/tools';
 import { PathSandbox } from '../../../src/core/workspace/sandbox';
 import { startFakeOllama, type FakeOllama, type ScriptedReply } from '../../fake-ollama/server';
 import { asText } from '../../fake-ollama/scenarios';
+import { sandboxSetup } from '../sandbox/setup';
 
 describe('agent loop guards and provider errors', function () {
   this.timeout(30_000);
@@ -151,7 +152,7 @@ describe('agent loop guards and provider errors', function () {
     fs.writeFileSync(path.join(dir, 'package.json'), JSON.stringify({ scripts: { test: 'node -e "process.exit(1)"' } }));
     const done = asText({ tool: 'complete', args: { result: 'done' } });
     const { r, events } = await run('gemma3:1b', [done, asText({ tool: 'fail', args: { reason: 'cannot fix the tests' } })], {
-      toolContext: { ...input('gemma3:1b').toolContext, allowlist: ['npm test'] },
+      toolContext: { ...input('gemma3:1b').toolContext, allowlist: ['npm test'], commands: await sandboxSetup() },
     });
     assert.equal(r.outcome, 'failed');
     assert.equal(r.reason, 'cannot fix the tests');

@@ -7,6 +7,7 @@ import type { Run } from '../../../src/core/model/schemas';
 import { startFakeOllama, type FakeOllama } from '../../fake-ollama/server';
 import { addFunctionScenario, asText, asToolCall } from '../../fake-ollama/scenarios';
 import { tempCore, type TempCore } from '../core/helpers';
+import { sandboxSetup } from '../sandbox/setup';
 
 describe('Runs: an agent works a task end to end against the fake Ollama', function () {
   this.timeout(60_000);
@@ -15,7 +16,8 @@ describe('Runs: an agent works a task end to end against the fake Ollama', funct
   /** Runs a task through the application layer, as every front end does. */
   const run = (taskId: string, onEvent?: (e: LoopEvent) => void): Promise<Run> => t.core.app.runTask(taskId, { onEvent });
   beforeEach(async () => {
-    t = await tempCore({ allowlist: ['npm test'] });
+    // Commands run in the real OS sandbox, as in the extension (allowlisted ones without asking).
+    t = await tempCore({ allowlist: ['npm test'] }, { approvals: { approve: async () => false, trusted: () => true, commands: () => sandboxSetup() } });
     fake = await startFakeOllama();
     t.core.providers.edit('ollama-local', { baseUrl: fake.url });
   });

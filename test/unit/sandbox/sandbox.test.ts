@@ -141,6 +141,18 @@ describe('PathSandbox', () => {
     }
   });
 
+  describe('resolveEntry (delete_file): the same refusals, except that the last name itself may be a link', () => {
+    // Deleting these removes only the name inside the folder, never what it points to.
+    const ownEntries = new Set(['file symlink pointing out', 'dangling symlink', 'hard link to a file outside']);
+    for (const [name, p] of writeEscapes) {
+      it(name, () => {
+        const value = typeof p === 'function' ? p() : p;
+        if (ownEntries.has(name)) assert.equal(sb.resolveEntry(value as string), path.join(alice, value as string));
+        else assert.match(refused(() => sb.resolveEntry(value)), /^Refused path /);
+      });
+    }
+  });
+
   const readEscapes: Array<[string, string | (() => string)]> = [
     ['outside the workspace via ..', '../../../x.txt'],
     ['system file', '/etc/passwd'],

@@ -41,7 +41,10 @@ describe('store: lock file', () => {
     lock.release();
     assert.ok(!fs.existsSync(lockPath));
 
+    // Alive as far as we can tell (another host), but not renewed for longer than the stale time.
     fs.writeFileSync(lockPath, `${process.ppid}\nanother-host\n${Date.now() - 60_000}\nabc\n`);
+    const old = new Date(Date.now() - 60_000);
+    fs.utimesSync(lockPath, old, old);
     lock.acquire();
     lock.release();
   });

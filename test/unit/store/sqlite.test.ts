@@ -29,8 +29,13 @@ async function expectRefusal(p: Promise<unknown>, reason: 'storage_corrupt' | 's
   assert.fail(`expected ${reason}`);
 }
 
+/** The JSON of each complete journal line (format 2 lines carry `2 <checksum> ` before it). */
 function journalLines(dir: string): string[] {
-  return fs.readFileSync(path.join(dir, 'ai2ai.journal'), 'utf8').split('\n').filter(Boolean);
+  return fs
+    .readFileSync(path.join(dir, 'ai2ai.journal'), 'utf8')
+    .split('\n')
+    .filter(Boolean)
+    .map(l => l.replace(/^2 [0-9a-f]{16} /, ''));
 }
 
 const taskIds = (s: Store) => s.read.all<{ id: string }>('SELECT id FROM tasks ORDER BY id').map(r => r.id);
@@ -238,18 +243,19 @@ describe('store: sqlite engine', function () {
       assert.equal(counter(c), 3);
     });
 
-    it('logs and skips a complete but unreadable line without crashing', async () => {
+    it('refuses a complete but unreadable line instead of skipping it, and keeps every file', async () => {
       const a = await track(openStore({ dir, wasmPath: WASM, watch: false }, undefined, WITH_COUNTER));
       bump(a);
       fs.appendFileSync(path.join(dir, 'ai2ai.journal'), 'this is not json\n');
-      const log = capturingLogger();
-      const b = await track(openStore({ dir, wasmPath: WASM, watch: false }, log, WITH_COUNTER));
-      assert.equal(log.errors.length, 1);
-      assert.match(log.errors[0], /unreadable journal line/);
-      bump(b);
-      assert.equal(a.catchUp(), 1);
-      assert.equal(counter(a), 2);
-      assert.equal(counter(b), 2);
+      const before = [sha256(path.join(dir, 'ai2ai.sqlite')), sha256(path.join(dir, 'ai2ai.journal'))];
+      const e = await expectRefusal(openStore({ dir, wasmPath: WASM, watch: false }, undefined, WITH_COUNTER), 'storage_corrupt', 'line 3');
+      assert.match(e.message, /is damaged.*left untouched.*remove line 3/);
+      // The window that is open stops writing too, and compacts nothing on close.
+      assert.throws(() => bump(a), (err: unknown) => AppError.is(err, 'storage_corrupt') && /stopped saving changes/.test(err.message));
+      assert.equal(a.problem?.reason, 'storage_corrupt');
+      a.close();
+      assert.deepEqual([sha256(path.join(dir, 'ai2ai.sqlite')), sha256(path.join(dir, 'ai2ai.journal'))], before);
+      assert.ok(!fs.existsSync(path.join(dir, 'ai2ai.lock')));
     });
 
     it('follows compaction generations: reload when behind the new base, continue when not', async () => {

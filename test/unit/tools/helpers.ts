@@ -1,6 +1,7 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { noSandbox } from '../../../src/core/sandbox';
 import { createToolRegistry, runCommand, type ToolContext, type ToolResult } from '../../../src/core/tools';
 import type { ToolCall } from '../../../src/core/protocol';
 import { PathSandbox } from '../../../src/core/workspace/sandbox';
@@ -35,6 +36,8 @@ export function fixture(over: Partial<ToolContext> = {}): Fixture {
     },
     trusted: true,
     allowlist: [],
+    // The allowlist alone (sandbox "off"); the sandbox tests set up bubblewrap themselves.
+    commands: { mode: 'off', sandbox: noSandbox },
     onProgress: t => void progress.push(t),
     sendMessage: (to, body) => {
       if (to === 'nobody') throw new Error('There is no agent named "nobody".');
