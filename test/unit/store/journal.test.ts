@@ -347,16 +347,19 @@ describe('store: a full disk at open (finding 13)', function () {
   for (const where of ['the lock file', 'the first journal', 'the snapshot'] as const) {
     it(`ENOSPC writing ${where}: a storage_io error that says so, and no lock file left behind`, async () => {
       const dir = tempDir();
-      const restore = failWrites((_, p) => (where === 'the lock file' ? p.endsWith('.lock') : where === 'the first journal' ? p.includes('.journal.tmp') : p.includes('.sqlite.tmp')));
       try {
-        await assert.rejects(openStore({ dir, wasmPath: WASM, watch: false }), (e: unknown) => AppError.is(e, 'storage_io') && /no space left on device/.test(e.message));
+        const restore = failWrites((_, p) => (where === 'the lock file' ? p.endsWith('.lock') : where === 'the first journal' ? p.includes('.journal.tmp') : p.includes('.sqlite.tmp')));
+        try {
+          await assert.rejects(openStore({ dir, wasmPath: WASM, watch: false }), (e: unknown) => AppError.is(e, 'storage_io') && /no space left on device/.test(e.message));
+        } finally {
+          restore();
+        }
+        assert.deepEqual(fs.readdirSync(dir).filter(n => !n.endsWith('.journal') && !n.endsWith('.sqlite')), [], 'no lock file, no temp file');
+        // And the next open, with space again, works.
+        (await openStore({ dir, wasmPath: WASM, watch: false })).close();
       } finally {
-        restore();
+        rmDir(dir);
       }
-      assert.deepEqual(fs.readdirSync(dir).filter(n => !n.endsWith('.journal') && !n.endsWith('.sqlite')), [], 'no lock file, no temp file');
-      // And the next open, with space again, works.
-      (await openStore({ dir, wasmPath: WASM, watch: false })).close();
-      rmDir(dir);
     });
   }
 
