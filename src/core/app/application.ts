@@ -26,8 +26,10 @@ export const RUN_ERROR_KINDS = {
 } as const;
 
 export interface RunDetails extends Run {
-  /** The agent's name, or "a deleted agent". */
+  /** The agent's name now, or the one it had when the run started if it was deleted since. */
   agentName: string;
+  /** The agent no longer exists (its runs stay in the task's history). */
+  agentDeleted: boolean;
   providerName: string | null;
 }
 
@@ -128,13 +130,18 @@ export class Application {
     const task = this.d.tasks.get(taskId);
     const agents = new Map(this.d.agents.list().map(a => [a.id, a]));
     const providers = new Map(this.d.providers.list().map(p => [p.id, p.name]));
-    const name = (id: string | null) => (id ? (agents.get(id)?.name ?? 'a deleted agent') : 'the user');
+    const runs = this.d.executor.list(taskId);
+    // A deleted agent is still named by the runs it made.
+    const runNames = new Map(runs.filter(r => r.agentName).map(r => [r.agentId, r.agentName!]));
+    const name = (id: string | null) => (id ? (agents.get(id)?.name ?? runNames.get(id) ?? 'a deleted agent') : 'the user');
     const assignee = task.assigneeId ? agents.get(task.assigneeId) : undefined;
     return {
       task,
       assignee: assignee ? { id: assignee.id, name: assignee.name, model: assignee.model, status: assignee.status } : null,
       dependsOn: task.dependsOn.map(id => this.d.tasks.find(id)).filter((t): t is Task => !!t).map(t => ({ id: t.id, title: t.title, status: t.status })),
-      runs: this.d.executor.list(taskId).map(r => ({ ...r, agentName: name(r.agentId), providerName: r.providerId ? (providers.get(r.providerId) ?? null) : null })),
+      runs: runs.map(r => ({
+        ...r, agentName: name(r.agentId), agentDeleted: !agents.has(r.agentId), providerName: r.providerId ? (providers.get(r.providerId) ?? null) : null,
+      })),
       updates: this.d.activity.updates(taskId),
       messages: this.d.activity.messagesForTask(taskId).map(m => ({ ...m, fromName: name(m.fromAgent), toName: m.toAgent ? name(m.toAgent) : 'everyone' })),
       queue: this.d.scheduler.queueInfo(taskId),
