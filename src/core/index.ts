@@ -15,7 +15,7 @@ import { Application } from './app/application';
 import { DEFAULT_SCHEDULER, RunManager, type SchedulerSettings } from './app/runManager';
 import { ProviderMonitor } from './scheduling/providerMonitor';
 import { Scheduler } from './scheduling/scheduler';
-import { ProviderService, type SecretStore } from './providers/providerService';
+import { ProviderService, type ProviderTimeouts, type SecretStore } from './providers/providerService';
 import { ActivityService } from './tasks/activityService';
 import { TaskService } from './tasks/taskService';
 import { AgentWorkspaces, type AgentWorkspaceSettings } from './workspace/agentWorkspace';
@@ -51,6 +51,8 @@ export interface CoreSettings extends AgentWorkspaceSettings {
   /** Commands that run without asking. */
   allowlist?: readonly string[];
   scheduler?: Partial<SchedulerSettings>;
+  /** Model-server timeouts (first token, idle between pieces); the providers' defaults when unset. */
+  providers?: ProviderTimeouts;
 }
 
 /** Without a host to ask, nothing off the allowlist runs. */
@@ -98,7 +100,7 @@ export async function openCore(opts: CoreOptions): Promise<Core> {
   const agents = new AgentService(store, workspaces, clock, log);
   const tasks = new TaskService(store, clock, log);
   const activity = new ActivityService(store, clock);
-  const providers = new ProviderService(store, clock, log, opts.secrets);
+  const providers = new ProviderService(store, clock, log, opts.secrets, () => opts.settings().providers ?? {});
   const schedulerSettings = (): SchedulerSettings => ({ ...DEFAULT_SCHEDULER, ...opts.settings().scheduler });
   const executor = new RunExecutor({
     store, agents, tasks, activity, providers, clock, log,
