@@ -8,8 +8,11 @@ import { AppError } from '../errors';
 import type { AgentService } from '../agents/agentService';
 import type { RunExecutor } from '../loop/runService';
 import type { Agent, Message, Provider, Run, Task, TaskUpdate } from '../model/schemas';
+import { errorMessage } from '../errors';
+import { KNOWN_MODELS, knownModel } from '../providers/catalog';
 import { OllamaProvider } from '../providers/ollama';
-import type { PullProgress } from '../providers/types';
+import type { Health, PullProgress } from '../providers/types';
+import type { ProviderMonitor } from '../scheduling/providerMonitor';
 import type { ProviderService } from '../providers/providerService';
 import type { Scheduler, RequestOptions } from '../scheduling/scheduler';
 import type { AgentScore } from '../scheduling/score';
@@ -34,6 +37,25 @@ export interface RunDetails extends Run {
 }
 
 /** Everything a task's report, a webview or the API renders, typed. */
+/** A model a provider offers, as an agent's model picker shows it. */
+export interface ModelChoice {
+  name: string;
+  sizeBytes?: number;
+  /** e.g. "1B", "15.7B". */
+  parameterSize?: string;
+  quantization?: string;
+  /** In memory on the server now (Ollama's /api/ps): it answers without a load. */
+  loaded: boolean;
+  /** For a suggestion: what it is. */
+  detail?: string;
+}
+
+/**
+ * A provider's own models, or, when its list cannot be read, the models AI2AI knows as suggestions with
+ * the reason (the picker then says the list is unavailable and why).
+ */
+export type ModelList = { ok: true; models: ModelChoice[] } | { ok: false; reason: string; suggestions: ModelChoice[] };
+
 export interface TaskDetails {
   task: Task;
   assignee: Pick<Agent, 'id' | 'name' | 'model' | 'status'> | null;
@@ -56,6 +78,7 @@ export class Application {
       executor: RunExecutor;
       runs: RunManager;
       scheduler: Scheduler;
+      monitor?: ProviderMonitor;
     },
   ) {}
 
@@ -119,11 +142,79 @@ export class Application {
     return this.d.providers.get(providerId).kind === 'ollama';
   }
 
+  /**
+   * What a pull of `model` would download, to ask the user first: its size when AI2AI knows the model
+   * (undefined otherwise: the API says nothing before the download), and whether it is there already.
+   */
+  async pullInfo(providerId: string, model: string, signal: AbortSignal): Promise<{ provider: Provider; model: string; sizeBytes?: number; present: boolean }> {
+    const provider = this.d.providers.get(providerId);
+    let present = false;
+    try {
+      present = (await this.d.providers.client(provider.id).listModels(signal)).some(m => sameModel(m.name, model));
+    } catch {
+      // unknown: the pull says what is wrong
+    }
+    return { provider, model, sizeBytes: knownModel(model)?.sizeBytes, present };
+  }
+
   async pull(providerId: string, model: string, onProgress: (p: PullProgress) => void, signal: AbortSignal): Promise<void> {
     const p: Provider = this.d.providers.get(providerId);
     const client = this.d.providers.client(p.id);
     if (!(client instanceof OllamaProvider)) throw new AppError('validation', `${p.name} is not an Ollama server; pull models with its own tools.`);
     await client.pull(model, onProgress, signal);
+    // Agents that were in error for want of this model are ready again once the check sees it.
+    await this.d.monitor?.refresh(p.id);
+  }
+
+  /**
+   * The models a provider serves, for an agent's model picker: name, size, whether loaded now. When the
+   * list cannot be read (server down, no key), the known models come back as suggestions, with the reason.
+   */
+  async models(providerId: string, signal: AbortSignal): Promise<ModelList> {
+    const p = this.d.providers.get(providerId);
+    const client = this.d.providers.client(p.id);
+    try {
+      const listed = await client.listModels(signal);
+      let loaded = new Set<string>();
+      if (client instanceof OllamaProvider) {
+        try {
+          loaded = new Set((await client.loadedModels(signal)).map(m => m.name));
+        } catch {
+          // the list alone is enough to choose from
+        }
+      }
+      return {
+        ok: true,
+        models: listed.map(m => ({ name: m.name, sizeBytes: m.sizeBytes, parameterSize: m.parameterSize, quantization: m.quantization, loaded: loaded.has(m.name) })),
+      };
+    } catch (e) {
+      return { ok: false, reason: errorMessage(e), suggestions: KNOWN_MODELS.map(m => ({ name: m.name, sizeBytes: m.sizeBytes, detail: `${m.title}: ${m.detail}`, loaded: false })) };
+    }
+  }
+
+  /** Checks a provider now; the monitor (and so the queue, the trees and agents' states) follows the result. */
+  async checkProvider(providerId: string): Promise<Health> {
+    this.d.providers.get(providerId);
+    if (this.d.monitor) await this.d.monitor.refresh(providerId);
+    else this.d.providers.setHealth(providerId, await this.d.providers.client(providerId).health(AbortSignal.timeout(15_000)));
+    return this.d.providers.lastHealth(providerId) ?? { ok: false, reason: 'not checked' };
+  }
+
+  /**
+   * Agents in `error` whose provider is back and lists their model are ready again: the reason they were
+   * stopped (model missing, server refused) no longer holds. Called when the monitor learns about a provider.
+   */
+  reconcileAgents(providerId: string): void {
+    const view = this.d.monitor?.views().get(providerId);
+    if (!view?.online || !view.models) return;
+    for (const a of this.d.agents.list()) {
+      if (a.providerId !== providerId || a.status !== 'error' || ![...view.models].some(m => sameModel(m, a.model))) continue;
+      try {
+        this.d.agents.setStatus(a.id, 'ready', null);
+      } catch {
+        // changed meanwhile (another window): the next check looks again
+      }
+    }
   }
 
   taskDetails(taskId: string): TaskDetails {
@@ -148,4 +239,10 @@ export class Application {
       running: this.d.runs.isRunning(taskId),
     };
   }
+}
+
+/** `gemma3` and `gemma3:latest` are the same model to Ollama. */
+function sameModel(a: string, b: string): boolean {
+  const n = (s: string) => (s.includes(':') ? s : `${s}:latest`).toLowerCase();
+  return n(a) === n(b);
 }

@@ -132,6 +132,40 @@ describe('application layer: what a new user meets in the first hour', function 
     }
   });
 
+  it("an agent's model picker reads the provider's own models (size, loaded), or suggests known ones and says why", async () => {
+    fake.script('gemma3:1b', { content: 'hi' });
+    await t.core.providers.client('ollama-local').chat({ model: 'gemma3:1b', messages: [{ role: 'user', content: 'hi' }], options: {} }, AbortSignal.timeout(5000));
+    const list = await t.core.app.models('ollama-local', AbortSignal.timeout(5000));
+    assert.ok(list.ok);
+    const gemma = list.models.find(m => m.name === 'gemma3:1b')!;
+    assert.deepEqual([gemma.sizeBytes, gemma.loaded], [815_319_791, true]);
+    assert.equal(list.models.find(m => m.name === 'deepseek-coder-v2:16b')?.loaded, false);
+    const down = t.core.providers.create({ kind: 'ollama', name: 'Down', baseUrl: 'http://127.0.0.1:9' });
+    const none = await t.core.app.models(down.id, AbortSignal.timeout(5000));
+    assert.ok(!none.ok);
+    assert.match(none.reason, /ollama serve/);
+    assert.deepEqual(none.suggestions.map(m => m.name), ['deepseek-coder-v2:16b', 'gemma3:1b']);
+  });
+
+  it('before a pull: the size when the model is known, nothing made up when it is not', async () => {
+    const known = await t.core.app.pullInfo('ollama-local', 'deepseek-coder-v2:16b', AbortSignal.timeout(5000));
+    assert.deepEqual([known.sizeBytes, known.present, known.provider.id], [8.9e9, true, 'ollama-local']);
+    const unknown = await t.core.app.pullInfo('ollama-local', 'llama3.2:3b', AbortSignal.timeout(5000));
+    assert.deepEqual([unknown.sizeBytes, unknown.present], [undefined, false]);
+  });
+
+  it('an agent in error for a missing model is ready again by itself once its provider serves the model', async () => {
+    const { agent, task } = await agentWithTask('Ada', 'tiny:1b');
+    const run = await t.core.app.runTask(task.id);
+    assert.equal(run.errorKind, 'model_not_found');
+    assert.equal(t.core.agents.get(agent.id).status, 'error');
+    fake.addModel({ name: 'tiny:1b', family: 'gemma3', capabilities: ['completion'], contextLength: 8192, sizeBytes: 1e8 });
+    const h = await t.core.app.checkProvider('ollama-local');
+    assert.equal(h.ok, true);
+    assert.equal(t.core.agents.get(agent.id).status, 'ready');
+    assert.equal(t.core.agents.get(agent.id).statusReason, null);
+  });
+
   it('the first-token timeout comes from the settings, and the run names the setting when it fires', async () => {
     t.settings.providers = { firstTokenTimeoutMs: 300 };
     t.settings.budgets = { retryBaseMs: 10 };
