@@ -11,7 +11,8 @@ import type { Agent, Message, Provider, Run, Task, TaskUpdate } from '../model/s
 import { errorMessage } from '../errors';
 import { KNOWN_MODELS, knownModel } from '../providers/catalog';
 import { OllamaProvider } from '../providers/ollama';
-import type { Health, PullProgress } from '../providers/types';
+import type { ChatMessage, Health, PullProgress } from '../providers/types';
+import type { LoopEvent } from '../loop/agentLoop';
 import type { ProviderMonitor } from '../scheduling/providerMonitor';
 import type { ProviderService } from '../providers/providerService';
 import type { Scheduler, RequestOptions } from '../scheduling/scheduler';
@@ -55,6 +56,14 @@ export interface ModelChoice {
  * the reason (the picker then says the list is unavailable and why).
  */
 export type ModelList = { ok: true; models: ModelChoice[] } | { ok: false; reason: string; suggestions: ModelChoice[] };
+
+/** A run's conversation: what was sent to the model and what it answered, and the loop's events. */
+export interface RunTranscript {
+  run: RunDetails;
+  taskTitle: string;
+  messages: ChatMessage[];
+  events: LoopEvent[];
+}
 
 export interface TaskDetails {
   task: Task;
@@ -144,11 +153,12 @@ export class Application {
 
   /**
    * What a pull of `model` would download, to ask the user first: its size when AI2AI knows the model
-   * (undefined otherwise: the API says nothing before the download), and whether it is there already.
+   * (undefined otherwise: the API says nothing before the download), and whether it is there already
+   * (undefined when the server's list cannot be read).
    */
-  async pullInfo(providerId: string, model: string, signal: AbortSignal): Promise<{ provider: Provider; model: string; sizeBytes?: number; present: boolean }> {
+  async pullInfo(providerId: string, model: string, signal: AbortSignal): Promise<{ provider: Provider; model: string; sizeBytes?: number; present?: boolean }> {
     const provider = this.d.providers.get(providerId);
-    let present = false;
+    let present: boolean | undefined;
     try {
       present = (await this.d.providers.client(provider.id).listModels(signal)).some(m => sameModel(m.name, model));
     } catch {
@@ -215,6 +225,16 @@ export class Application {
         // changed meanwhile (another window): the next check looks again
       }
     }
+  }
+
+  /** A run's conversation as its transcript file holds it, with the run and its task; undefined when unreadable. */
+  transcript(runId: string): RunTranscript | undefined {
+    const run = this.d.executor.get(runId);
+    if (!run) return undefined;
+    const details = this.taskDetails(run.taskId).runs.find(r => r.id === runId);
+    const data = this.d.executor.readTranscriptFile(runId);
+    if (!details || !data) return undefined;
+    return { run: details, taskTitle: this.d.tasks.get(run.taskId).title, ...data };
   }
 
   taskDetails(taskId: string): TaskDetails {

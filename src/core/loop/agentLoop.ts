@@ -154,7 +154,7 @@ export async function runAgentLoop(input: LoopInput, signal: AbortSignal, onEven
   try {
     for (;;) {
       if (signal.aborted) return end('cancelled', 'Cancelled by user');
-      if (r.steps >= b.maxSteps) return end('failed', `Stopped after ${b.maxSteps} steps without completing (the step limit). Split the task or raise the agent's max steps.`, 'step_limit');
+      if (r.steps >= b.maxSteps) return end('failed', `Stopped after ${b.maxSteps} step${b.maxSteps === 1 ? '' : 's'} without completing (the step limit). Split the task or raise the agent's max steps.`, 'step_limit');
       if (overBudget()) return budgetEnd();
       if (r.promptTokens + r.completionTokens > b.maxTokens) {
         return end('failed', `Stopped after using ${r.promptTokens + r.completionTokens} tokens (the token budget is ${b.maxTokens}).`, 'token_budget');

@@ -94,6 +94,16 @@ export class RunExecutor {
     return path.join(this.d.transcriptsDir, `${runId}.json`);
   }
 
+  /** A run's whole transcript file (conversation and events), if it can be read. */
+  readTranscriptFile(runId: string): { messages: ChatMessage[]; events: LoopEvent[] } | undefined {
+    try {
+      const data = JSON.parse(fs.readFileSync(this.transcriptPath(runId), 'utf8')) as { messages?: ChatMessage[]; events?: LoopEvent[] };
+      return { messages: Array.isArray(data.messages) ? data.messages : [], events: Array.isArray(data.events) ? data.events : [] };
+    } catch {
+      return undefined;
+    }
+  }
+
   /** The conversation an interrupted run left in its transcript, if it can be read. */
   readTranscript(runId: string): ChatMessage[] | undefined {
     try {

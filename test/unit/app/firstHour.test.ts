@@ -152,6 +152,8 @@ describe('application layer: what a new user meets in the first hour', function 
     assert.deepEqual([known.sizeBytes, known.present, known.provider.id], [8.9e9, true, 'ollama-local']);
     const unknown = await t.core.app.pullInfo('ollama-local', 'llama3.2:3b', AbortSignal.timeout(5000));
     assert.deepEqual([unknown.sizeBytes, unknown.present], [undefined, false]);
+    const down = t.core.providers.create({ kind: 'ollama', name: 'Down', baseUrl: 'http://127.0.0.1:9' });
+    assert.equal((await t.core.app.pullInfo(down.id, 'gemma3:1b', AbortSignal.timeout(5000))).present, undefined, 'unknown, not absent');
   });
 
   it('an agent in error for a missing model is ready again by itself once its provider serves the model', async () => {
