@@ -133,6 +133,15 @@ describe('The first hour of a new user (issue 11)', function () {
       assert.match(view().body, /data-outcome="completed"/);
       panel.dispose();
     });
+
+    it('Edit Agent moves an agent to another model server, with a model from that server\'s list', async () => {
+      const eve = await core.agents.create({ name: 'Eve', role: 'developer', model: 'gemma3:1b' });
+      const gpu = core.providers.list().find(p => p.name === 'GPU box')!;
+      const { result } = await runWithAnswers<Agent>(api, 'ai2ai.editAgent', [pick('Model server'), pick('GPU box'), pick('qwen3:4b')], eve.id);
+      assert.deepEqual([result.providerId, result.model], [gpu.id, 'qwen3:4b']);
+      assert.deepEqual([core.agents.get(eve.id).providerId, core.agents.get(eve.id).model], [gpu.id, 'qwen3:4b']);
+      core.agents.delete(eve.id);
+    });
   });
 
   it("1. an agent's row shows that its model server is offline, and clears by itself when the server is back", async () => {

@@ -19,7 +19,7 @@ export function renderTaskReport(r: TaskDetails): string {
   if (r.dependsOn.length) out.push('', `Waits for: ${r.dependsOn.map(d => `${d.title} (${d.status.replace('_', ' ')})`).join('; ')}`);
   if (task.description.trim()) out.push('', '## Description', '', task.description.trim());
   if (task.result) out.push('', '## Result', '', task.result);
-  if (task.failureReason) out.push('', '## Why it stopped', '', task.failureReason);
+  if (task.failureReason) out.push('', task.status === 'cancelled' ? '## Why it was cancelled' : '## Why it stopped', '', task.failureReason);
   if (r.runs.length) {
     out.push('', '## Runs', '', '| started | agent | outcome | steps | tokens | model time | tests |', '|---|---|---|---|---|---|---|');
     for (const run of r.runs) {
