@@ -143,8 +143,9 @@ export async function runAgentLoop(input: LoopInput, signal: AbortSignal, onEven
   // The time budget also ends a model call or a command in flight: a server that holds its headers, or a
   // test that hangs, cannot keep a run past its budget.
   const budget = new AbortController();
-  const budgetTimer = setTimeout(() => budget.abort(new AppError('cancelled', 'The run reached its time budget.')), Math.max(0, b.maxWallMs));
-  budgetTimer.unref?.();
+  // (A budget beyond what a timer can hold, ~24 days, is checked between steps only.)
+  const budgetTimer = b.maxWallMs < 2 ** 31 - 1 ? setTimeout(() => budget.abort(new AppError('cancelled', 'The run reached its time budget.')), Math.max(0, b.maxWallMs)) : undefined;
+  budgetTimer?.unref?.();
   const runSignal = AbortSignal.any([signal, budget.signal]);
   const ctx: ToolContext = { ...input.toolContext, signal: runSignal };
   const overBudget = () => !signal.aborted && (budget.signal.aborted || now() - started >= b.maxWallMs);

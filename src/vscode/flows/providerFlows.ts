@@ -83,6 +83,8 @@ export class ProviderFlows {
     });
     if (typeof key !== 'string') return;
     await core.providers.setApiKey(p.id, key || undefined);
+    // A refused server may answer now: check it, so its state and its agents' follow.
+    void core.app.checkProvider(p.id).catch(() => undefined);
   }
 
   /** Checks the connection, with progress; the Providers view shows the result. */

@@ -150,6 +150,11 @@ describe('run messages that are true', function () {
       await fake.waitFor(() => fake.counters.aborted === 1 && fake.counters.active === 0, 5000, 'the server to see the abort');
     });
 
+    it('a budget longer than a timer can hold does not end the run at once', async () => {
+      const { r } = await run('gemma3:1b', [write(1), complete], { budgets: { maxWallMs: 1e12 } });
+      assert.equal(r.outcome, 'completed', r.reason);
+    });
+
     it('the time budget also ends retries and their waits', async () => {
       const busy: ScriptedReply = { status: 503, error: 'server busy' };
       const t0 = Date.now();
