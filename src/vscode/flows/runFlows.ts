@@ -133,7 +133,7 @@ export class RunFlows implements vscode.Disposable {
     };
     if (run.outcome === 'completed') {
       // Said plainly when nothing tested the work.
-      const tests = run.testsPassed || run.testsFailed ? ` (${run.testsPassed} tests passing).` : ' without tests: none were found.';
+      const tests = run.reason === NO_TESTS_NOTE ? ' without tests: none were found.' : ` (${run.testsPassed} test${run.testsPassed === 1 ? '' : 's'} passing).`;
       void this.prompter.notify('info', `${agent.name} completed "${task.title}"${tests}`, details, show).then(act);
     } else if (run.outcome === 'interrupted') {
       void this.prompter.notify('info', `"${task.title}" was interrupted and is back in the queue; its next run resumes where it stopped.`);
