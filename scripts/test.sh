@@ -64,6 +64,10 @@ for v in $versions; do
   step "integration-$v" no node scripts/vscode-run.mjs tests --vscode "$v"
   step "e2e-$v" no node scripts/vscode-run.mjs ui --vscode "$v"
 done
+# a new user's first five minutes on an empty board: add a model server, an agent on it with a model from its list,
+# a task, run it, open its details (screenshots per step: artifacts/ui-<version>-walkthrough-*.png)
+step "e2e-walkthrough" no env AI2AI_E2E_VARIANT=walkthrough AI2AI_E2E_SCRIPT=test/e2e/walkthrough.e2e.js AI2AI_E2E_SEED= \
+  node scripts/vscode-run.mjs ui --vscode "${versions%% *}"
 # a damaged database: refused, said so in the views, file untouched
 step "e2e-corrupt-db" no env AI2AI_E2E_VARIANT=corrupt AI2AI_E2E_SEED=out/test/e2e/seed-corrupt.js AI2AI_E2E_EXPECT= \
   AI2AI_E2E_EXPECT_WELCOME="could not open its database" node scripts/vscode-run.mjs ui --vscode "${versions%% *}"

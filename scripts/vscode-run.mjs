@@ -17,7 +17,10 @@
 //   AI2AI_*                              passed to code-server and so to the extension host, e.g.
 //   AI2AI_TEST_RESULTS=file              where the mocha runner writes its JSON results (default: in the run dir)
 //   AI2AI_E2E_SEED=file                  seeding script for `ui` (default out/test/e2e/seed.js), run as
-//                                        node <file> <globalStorageDir> <workspaceDir> before code-server starts
+//                                        node <file> <globalStorageDir> <workspaceDir> before code-server starts;
+//                                        empty: no seeding (a new user's empty board)
+//   AI2AI_E2E_SCRIPT=file                the check `ui` runs (default test/e2e/ui.e2e.js; test/e2e/walkthrough.e2e.js
+//                                        walks a new user's first five minutes)
 //   AI2AI_E2E_EXPECT='a|b'               texts the `ui` check expects in tree rows (see test/e2e/ui.e2e.js)
 //   CI=true                              no colours/interactivity assumptions; nothing else changes
 import { spawn, spawnSync } from 'node:child_process';
@@ -262,8 +265,10 @@ async function phaseTests() {
 
 async function phaseUi() {
   // seed the extension's globalStorage (server side) and workspace before VS Code starts
-  const seed = path.resolve(REPO, process.env.AI2AI_E2E_SEED || 'out/test/e2e/seed.js');
-  if (fs.existsSync(seed)) {
+  const seed = process.env.AI2AI_E2E_SEED === '' ? undefined : path.resolve(REPO, process.env.AI2AI_E2E_SEED || 'out/test/e2e/seed.js');
+  if (!seed) {
+    say('not seeding: an empty board');
+  } else if (fs.existsSync(seed)) {
     say(`seeding: node ${rel(seed)} ${rel(GLOBAL_STORAGE)} ${rel(WORKSPACE)}`);
     const r = spawnSync(process.execPath, [seed, GLOBAL_STORAGE, WORKSPACE], { cwd: REPO, stdio: 'inherit', env: process.env });
     if (r.status !== 0) throw new Error(`seeding failed (exit ${r.status ?? r.signal})`);
@@ -285,13 +290,15 @@ async function phaseUi() {
   const pageLog = fs.createWriteStream(path.join(RUN, 'page-console.log'));
   page.on('console', m => pageLog.write(`[page:${m.type()}] ${m.text()}\n`));
   page.on('pageerror', e => pageLog.write(`[pageerror] ${e.message}\n`));
-  const { runUiCheck } = require(path.join(REPO, 'test/e2e/ui.e2e.js'));
+  const { runUiCheck } = require(path.resolve(REPO, process.env.AI2AI_E2E_SCRIPT || 'test/e2e/ui.e2e.js'));
   const variant = process.env.AI2AI_E2E_VARIANT ? `-${process.env.AI2AI_E2E_VARIANT}` : VSIX ? '-vsix' : '';
   const shot = name => path.join(ARTIFACTS, `ui-${VERSION}${variant}-${name}.png`);
   const corrupt = process.env.AI2AI_E2E_VARIANT === 'corrupt';
   const dbFile = path.join(GLOBAL_STORAGE, 'ai2ai.sqlite');
   const dbBefore = corrupt ? fs.readFileSync(dbFile) : undefined;
-  for (const name of ['sidebar', 'details', 'failure']) fs.rmSync(shot(name), { force: true }); // artifacts show this run only
+  // artifacts show this run only
+  const mine = new RegExp(`^ui-${VERSION.replace(/\./g, '\\.')}${variant}-(sidebar|details|failure|\\d+-[a-z-]+)\\.png$`);
+  for (const f of fs.readdirSync(ARTIFACTS)) if (mine.test(f)) fs.rmSync(path.join(ARTIFACTS, f), { force: true });
   try {
     await withTimeout(runUiCheck({ page, url: workbenchUrl(host), screenshot: shot, log: (...a) => say(...a) }), 'the UI check');
     // the damaged database must be left exactly as it was

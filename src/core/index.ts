@@ -17,7 +17,7 @@ import { DEFAULT_REVIEW, type ReviewPolicy } from './app/review';
 import { createSubtasksTx } from './app/subtasks';
 import { ProviderMonitor } from './scheduling/providerMonitor';
 import { Scheduler } from './scheduling/scheduler';
-import { ProviderService, type SecretStore } from './providers/providerService';
+import { ProviderService, type ProviderTimeouts, type SecretStore } from './providers/providerService';
 import { ActivityService } from './tasks/activityService';
 import { TaskService } from './tasks/taskService';
 import { AgentWorkspaces, type AgentWorkspaceSettings } from './workspace/agentWorkspace';
@@ -54,6 +54,8 @@ export interface CoreSettings extends AgentWorkspaceSettings {
   allowlist?: readonly string[];
   scheduler?: Partial<SchedulerSettings>;
   review?: Partial<ReviewPolicy>;
+  /** Model-server timeouts (first token, idle between pieces); the providers' defaults when unset. */
+  providers?: ProviderTimeouts;
 }
 
 /** Without a host to ask, nothing off the allowlist runs. */
@@ -101,7 +103,7 @@ export async function openCore(opts: CoreOptions): Promise<Core> {
   const agents = new AgentService(store, workspaces, clock, log);
   const tasks = new TaskService(store, clock, log);
   const activity = new ActivityService(store, clock);
-  const providers = new ProviderService(store, clock, log, opts.secrets);
+  const providers = new ProviderService(store, clock, log, opts.secrets, () => opts.settings().providers ?? {});
   const schedulerSettings = (): SchedulerSettings => ({ ...DEFAULT_SCHEDULER, ...opts.settings().scheduler });
   const reviewPolicy = (): ReviewPolicy => ({ ...DEFAULT_REVIEW, ...opts.settings().review });
   const executor = new RunExecutor({
@@ -119,7 +121,9 @@ export async function openCore(opts: CoreOptions): Promise<Core> {
   const monitor = disposables.add(new ProviderMonitor(providers, clock, log));
   const runs = disposables.add(new RunManager({ store, changes, executor, monitor, clock, log, settings: schedulerSettings, review: reviewPolicy }));
   const scheduler = disposables.add(new Scheduler({ store, tasks, agents, runs, monitor, changes, clock, log, settings: schedulerSettings, tickMs: opts.tickMs }));
-  const app = new Application({ store, clock, agents, tasks, activity, providers, executor, runs, scheduler, review: reviewPolicy });
+  const app = new Application({ store, clock, agents, tasks, activity, providers, executor, runs, scheduler, monitor, review: reviewPolicy });
+  // An agent stopped by its provider (model missing, refused) is ready again once the provider serves its model.
+  disposables.add(monitor.onDidChange(id => app.reconcileAgents(id)));
   try {
     // Runs whose window died (lease lapsed) go back to the queue before anything else looks at the board.
     runs.expireLeases();

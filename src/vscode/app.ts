@@ -19,9 +19,10 @@ import { Log } from './log';
 import { AgentsTree } from './trees/agentsTree';
 import { ProvidersTree } from './trees/providersTree';
 import { StatusBar } from './statusBar';
-import { TaskDocuments } from './taskDocuments';
 import { ChangeDocuments } from './changeDocuments';
-import { TasksTree } from './trees/tasksTree';
+import { TaskPanels } from './taskPanel/panel';
+import { TranscriptDocuments } from './transcripts';
+import { TasksTree, type TaskNode } from './trees/tasksTree';
 
 /** What activate() returns: for other extensions and for the integration tests. */
 export interface Ai2aiApi {
@@ -29,6 +30,10 @@ export interface Ai2aiApi {
   readonly ready: Promise<Core>;
   readonly prompter: Prompter;
   readonly trees: { agents: AgentsTree; tasks: TasksTree; providers: ProvidersTree };
+  /** The Tasks view itself (its selection shows which task was revealed). */
+  readonly taskView: vscode.TreeView<TaskNode>;
+  /** Open task details views. */
+  readonly panels: TaskPanels;
   readonly runs: RunFlows;
   readonly status: StatusBar;
   readonly storageDir: string;
@@ -51,16 +56,18 @@ export class App implements vscode.Disposable {
     const agents = this.disposables.add(new AgentsTree());
     const tasks = this.disposables.add(new TasksTree());
     const providers = this.disposables.add(new ProvidersTree());
-    const documents = this.disposables.add(new TaskDocuments());
+    const transcripts = this.disposables.add(new TranscriptDocuments(prompter));
+    const panels = this.disposables.add(new TaskPanels(log, vscode.Uri.joinPath(context.extensionUri, 'media', 'ai2ai.svg')));
     const changeDocs = this.disposables.add(new ChangeDocuments());
     const status = this.disposables.add(new StatusBar());
     this.disposables.add(vscode.window.createTreeView('ai2ai.agents', { treeDataProvider: agents, showCollapseAll: true }));
-    this.disposables.add(vscode.window.createTreeView('ai2ai.tasks', { treeDataProvider: tasks, showCollapseAll: true }));
+    const taskView = this.disposables.add(vscode.window.createTreeView('ai2ai.tasks', { treeDataProvider: tasks, showCollapseAll: true }));
+    tasks.setView(taskView, log);
     this.disposables.add(vscode.window.createTreeView('ai2ai.providers', { treeDataProvider: providers }));
     void vscode.commands.executeCommand('setContext', 'ai2ai.state', 'loading');
 
     this.sandboxes = this.disposables.add(new CommandSandboxes(config, log, context.globalStorageUri.fsPath, n => status.setCommandNotice(n)));
-    const ready = this.start(log, config, [agents, tasks, providers, documents, status, changeDocs]);
+    const ready = this.start(log, config, [agents, tasks, providers, transcripts, status, changeDocs]);
     ready.catch(() => undefined); // reported in start(); commands get the same error when they await it
     const core = () => ready;
     const runs = this.disposables.add(new RunFlows(core, prompter));
@@ -77,12 +84,13 @@ export class App implements vscode.Disposable {
     );
     for (const d of registerCommands({
       agents: new AgentFlows(core, prompter),
-      tasks: new TaskFlows(core, prompter, changeDocs),
+      tasks: new TaskFlows(core, prompter, panels, changeDocs),
       runs,
       providers: new ProviderFlows(core, prompter),
       log,
       refresh: () => [agents, tasks, providers].forEach(t => t.refreshNow()),
       setAutoRun: on => config.setAutoRun(on),
+      showTranscript: async runId => transcripts.show(await ready, runId),
     })) {
       this.disposables.add(d);
     }
@@ -91,6 +99,8 @@ export class App implements vscode.Disposable {
       ready,
       prompter,
       trees: { agents, tasks, providers },
+      taskView,
+      panels,
       runs,
       status,
       storageDir: context.globalStorageUri.fsPath,
@@ -129,16 +139,14 @@ export class App implements vscode.Disposable {
       views.forEach(v => v.attach(core));
       await vscode.commands.executeCommand('setContext', 'ai2ai.state', 'ready');
       log.info(`Database open in ${Date.now() - started} ms (${this.context.globalStorageUri.fsPath})`);
-      // Check every provider once at start, in the background: the Providers view and the scheduler use the result.
-      core.monitor.refreshDue().then(
-        () => {
-          for (const p of core.providers.list()) {
-            const h = core.providers.lastHealth(p.id);
-            if (h && !h.ok) log.warn(`[providers] ${p.name} is offline: ${h.reason}`);
-          }
-        },
-        e => log.warn(`[providers] check failed: ${e instanceof Error ? e.message : String(e)}`),
-      );
+      // Check every provider once at start, in the background, through the monitor: the views show the
+      // result, and an offline provider is re-checked until it is back.
+      for (const p of core.providers.list()) {
+        core.app.checkProvider(p.id).then(
+          h => !h.ok && log.warn(`[providers] ${p.name} is offline: ${h.reason}`),
+          e => log.warn(`[providers] ${p.name} check failed: ${e instanceof Error ? e.message : String(e)}`),
+        );
+      }
       return core;
     } catch (e) {
       await vscode.commands.executeCommand('setContext', 'ai2ai.state', 'error');

@@ -16,6 +16,7 @@ export const COMMAND_IDS = [
   'ai2ai.retryTask',
   'ai2ai.assignTask',
   'ai2ai.showTask',
+  'ai2ai.showTranscript',
   'ai2ai.runTask',
   'ai2ai.startAgent',
   'ai2ai.addProvider',

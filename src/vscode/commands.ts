@@ -19,6 +19,7 @@ export interface CommandContext {
   log: Log;
   refresh(): void;
   setAutoRun(on: boolean): Thenable<void>;
+  showTranscript(runId?: string): Promise<unknown>;
 }
 
 type Handler = (ctx: CommandContext, ...args: any[]) => unknown; // eslint-disable-line @typescript-eslint/no-explicit-any
@@ -52,6 +53,7 @@ export const COMMANDS: Record<CommandId, Handler> = {
   'ai2ai.retryTask': (ctx, a?: unknown) => ctx.tasks.retry(idArg(a)),
   'ai2ai.assignTask': (ctx, a?: unknown, agentId?: string) => ctx.tasks.assign(idArg(a), typeof agentId === 'string' ? agentId : undefined),
   'ai2ai.showTask': (ctx, a?: unknown) => ctx.tasks.show(idArg(a)),
+  'ai2ai.showTranscript': (ctx, a?: unknown) => ctx.showTranscript(idArg(a)),
   'ai2ai.runTask': (ctx, a?: unknown) => ctx.runs.runTask(idArg(a)),
   'ai2ai.startAgent': (ctx, a?: unknown) => ctx.runs.startAgent(idArg(a)),
   'ai2ai.addProvider': ctx => ctx.providers.add(),

@@ -19,9 +19,13 @@ const Settings = z.object({
     sandbox: z.enum(SANDBOX_MODES as [SandboxMode, ...SandboxMode[]]).catch('auto'),
     network: z.boolean().catch(false),
   }),
+  models: z.object({
+    firstTokenTimeoutSeconds: z.number().min(5).catch(600),
+    idleTimeoutSeconds: z.number().min(5).catch(120),
+  }),
   agent: z.object({
     maxSteps: z.number().int().min(1).max(500).catch(40),
-    timeBudgetMinutes: z.number().min(1).catch(30),
+    timeBudgetMinutes: z.number().min(0.1).catch(30),
     tokenBudget: z.number().int().min(1000).catch(400_000),
   }),
   review: z.object({
@@ -77,6 +81,7 @@ export class Config implements vscode.Disposable {
         workspace: { agentsRoot: c.get('workspace.agentsRoot') },
         storage: { durableWrites: c.get('storage.durableWrites'), compactAfterKB: c.get('storage.compactAfterKB') },
         commands: { allowlist: userValue(c, 'commands.allowlist'), sandbox: userValue(c, 'commands.sandbox'), network: userValue(c, 'commands.network') },
+        models: { firstTokenTimeoutSeconds: c.get('models.firstTokenTimeoutSeconds'), idleTimeoutSeconds: c.get('models.idleTimeoutSeconds') },
         agent: { maxSteps: c.get('agent.maxSteps'), timeBudgetMinutes: c.get('agent.timeBudgetMinutes'), tokenBudget: c.get('agent.tokenBudget') },
         review: { required: c.get('review.required'), maxRounds: c.get('review.maxRounds') },
         scheduler: { autoRun: c.get('scheduler.autoRun'), maxAttempts: c.get('scheduler.maxAttempts'), leaseSeconds: c.get('scheduler.leaseSeconds') },
@@ -98,6 +103,8 @@ export class Config implements vscode.Disposable {
       allowlist: s.commands.allowlist,
       scheduler: { autoRun: s.scheduler.autoRun, maxAttempts: s.scheduler.maxAttempts, leaseMs: s.scheduler.leaseSeconds * 1000 },
       review: s.review,
+      // The providers read these per request (a change rebuilds their clients); the messages name the settings.
+      providers: { firstTokenTimeoutMs: s.models.firstTokenTimeoutSeconds * 1000, idleTimeoutMs: s.models.idleTimeoutSeconds * 1000 },
     };
   }
 

@@ -1,7 +1,8 @@
 /**
  * Quick inputs: one input box or quick pick at a time, with step counters, a Back button and inline
- * validation, and multi-step flows built from them. Every widget shown is announced on `onDidShow`,
- * so integration tests can answer the real VS Code widgets the way a user would.
+ * validation, and multi-step flows built from them; and messages with buttons. Every widget and message
+ * shown is announced on `onDidShow`, so integration tests can answer them the way a user would (a message
+ * can also be dismissed: no button, no action).
  */
 import * as vscode from 'vscode';
 
@@ -10,7 +11,10 @@ export type Answer<T> = T | typeof BACK | undefined;
 
 export type ShownInput =
   | { kind: 'input'; title: string; widget: vscode.InputBox }
-  | { kind: 'pick'; title: string; widget: vscode.QuickPick<vscode.QuickPickItem> };
+  | { kind: 'pick'; title: string; widget: vscode.QuickPick<vscode.QuickPickItem> }
+  | { kind: 'message'; title: string; severity: Severity; actions: readonly string[]; answer(action: string | undefined): void };
+
+export type Severity = 'info' | 'warning' | 'error';
 
 interface Common {
   title: string;
@@ -61,8 +65,11 @@ export class Prompter implements vscode.Disposable {
     });
   }
 
+  /** One item. An item marked `picked` is the default: it starts active, so Enter takes it. */
   pick<T extends vscode.QuickPickItem>(items: readonly T[], o: PickOptions): Promise<Answer<T>> {
     const qp = createPick(items, o);
+    const preselected = items.find(i => i.picked);
+    if (preselected) qp.activeItems = [preselected];
     const shown = { kind: 'pick', title: o.title, widget: qp } as ShownInput;
     return this.run(qp, shown, (resolve, subs) => {
       subs.push(
@@ -82,6 +89,24 @@ export class Prompter implements vscode.Disposable {
     const shown = { kind: 'pick', title: o.title, widget: qp } as ShownInput;
     return this.run(qp, shown, (resolve, subs) => {
       subs.push(qp.onDidAccept(() => resolve([...qp.selectedItems])));
+    });
+  }
+
+  /**
+   * A message with buttons; resolves with the button chosen, or undefined when the message was closed or
+   * dismissed. Callers act only on a button: a dismissed message never runs anything.
+   */
+  notify(severity: Severity, message: string, ...actions: string[]): Promise<string | undefined> {
+    return new Promise(resolve => {
+      let done = false;
+      const finish = (a: string | undefined) => {
+        if (done) return;
+        done = true;
+        resolve(a !== undefined && actions.includes(a) ? a : undefined);
+      };
+      const show = severity === 'error' ? vscode.window.showErrorMessage : severity === 'warning' ? vscode.window.showWarningMessage : vscode.window.showInformationMessage;
+      show(message, ...actions).then(finish, () => finish(undefined));
+      this.emitter.fire({ kind: 'message', title: message, severity, actions, answer: finish });
     });
   }
 

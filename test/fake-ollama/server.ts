@@ -65,6 +65,8 @@ export interface FakeOllamaOptions {
   version?: string;
   /** The reply when no script is queued for the model (default {}: "OK", or JSON fitting `format`). */
   defaultReply?: ReplyScript;
+  /** Listen on this port (default: a free one), e.g. to bring a server back where it was. */
+  port?: number;
 }
 
 export interface FakeCounters {
@@ -141,7 +143,7 @@ export interface RecordedRequest {
 export interface FakeOllama {
   url: string;
   port: number;
-  options: Required<Omit<FakeOllamaOptions, 'apiKey'>> & { apiKey?: string };
+  options: Required<Omit<FakeOllamaOptions, 'apiKey' | 'port'>> & { apiKey?: string };
   counters: FakeCounters;
   requests: RecordedRequest[];
   /** Every generation in the order its prompt evaluation started. */
@@ -600,7 +602,7 @@ export async function startFakeOllama(opts: FakeOllamaOptions = {}): Promise<Fak
     await runChat(job, res, signal, reply => (stream ? nativeStreamSink(internals, res, model, reply, signal) : nativeJsonSink(res, model)));
   }
 
-  await new Promise<void>(resolve => server.listen(0, '127.0.0.1', () => resolve()));
+  await new Promise<void>((resolve, reject) => server.once('error', reject).listen(opts.port ?? 0, '127.0.0.1', () => resolve()));
   const port = (server.address() as AddressInfo).port;
   fake.port = port;
   fake.url = `http://127.0.0.1:${port}`;

@@ -14,15 +14,25 @@ export async function activate(): Promise<Ai2aiApi> {
   return api;
 }
 
-/** One answer per widget, in order: text for an input box, a label (or predicate) for a quick pick. */
+/**
+ * One answer per widget, in order: text for an input box, a label (or predicate) for a quick pick, Enter on
+ * whatever the quick pick offers first (its default), a button of a message or dismissing it.
+ */
 export type Reply =
   | { type: 'text'; value: string; expectError?: RegExp; thenValue?: string }
   | { type: 'pick'; label: string | RegExp }
   | { type: 'pickMany'; labels: string[] }
+  | { type: 'enter'; expect?: string }
+  | { type: 'button'; label: string }
+  | { type: 'dismiss' }
   | { type: 'cancel' };
 
 export const text = (value: string): Reply => ({ type: 'text', value });
 export const pick = (label: string | RegExp): Reply => ({ type: 'pick', label });
+/** Enter without choosing: takes the item the quick pick starts on, which must be `expect` when given. */
+export const enter = (expect?: string): Reply => ({ type: 'enter', expect });
+export const button = (label: string): Reply => ({ type: 'button', label });
+export const dismiss: Reply = { type: 'dismiss' };
 
 const settle = () => new Promise(r => setTimeout(r, 150));
 
@@ -35,6 +45,12 @@ export async function runWithAnswers<T>(api: Ai2aiApi, command: string, replies:
   const titles: string[] = [];
   const errors: unknown[] = [];
   const sub = api.prompter.onDidShow(shown => {
+    if (shown.kind === 'message') {
+      // A message takes an answer only when one for a message comes next; otherwise it is dismissed.
+      const next = queue[0]?.type === 'button' || queue[0]?.type === 'dismiss' ? queue.shift() : dismiss;
+      answer(shown, next).catch(e => errors.push(e));
+      return;
+    }
     titles.push(shown.title);
     const reply = queue.shift();
     answer(shown, reply).catch(e => errors.push(e));
@@ -49,8 +65,19 @@ export async function runWithAnswers<T>(api: Ai2aiApi, command: string, replies:
   }
 }
 
-async function answer(shown: ShownInput, reply: Reply | undefined): Promise<void> {
+export async function answer(shown: ShownInput, reply: Reply | undefined): Promise<void> {
   await settle();
+  if (shown.kind === 'message') {
+    // A message: a button, or closed without one (what the user's ✕ does).
+    if (reply?.type === 'button') {
+      assert.ok(shown.actions.includes(reply.label), `"${shown.title}" offers ${shown.actions.join(', ') || 'no button'}, not ${reply.label}`);
+      shown.answer(reply.label);
+    } else {
+      shown.answer(undefined);
+      if (reply?.type !== 'dismiss' && reply?.type !== 'cancel') throw new Error(`unexpected message "${shown.title}"`);
+    }
+    return;
+  }
   if (!reply) {
     shown.widget.hide();
     throw new Error(`unexpected input "${shown.title}"`);
@@ -76,6 +103,10 @@ async function answer(shown: ShownInput, reply: Reply | undefined): Promise<void
     const items = shown.widget.items;
     if (reply.type === 'pickMany') {
       shown.widget.selectedItems = items.filter(i => reply.labels.includes(i.label));
+    } else if (reply.type === 'enter') {
+      // Nothing chosen: Enter takes the active item, as for a user who accepts the default.
+      await until(`"${shown.title}" to show its items`, () => shown.widget.activeItems.length > 0, 2000);
+      if (reply.expect !== undefined) assert.equal(shown.widget.activeItems[0]?.label, reply.expect, `the default of "${shown.title}"`);
     } else {
       assert.equal(reply.type, 'pick', `"${shown.title}" is a quick pick`);
       const want = (reply as Extract<Reply, { type: 'pick' }>).label;
@@ -86,6 +117,17 @@ async function answer(shown: ShownInput, reply: Reply | undefined): Promise<void
     await settle();
   }
   await vscode.commands.executeCommand('workbench.action.acceptSelectedQuickOpenItem');
+}
+
+/** Every message and widget shown from now on, answered by `reply` (default: dismissed / left alone). */
+export function watch(api: Ai2aiApi, reply: (shown: ShownInput) => Reply | undefined = () => dismiss): { shown: ShownInput[]; dispose(): void } {
+  const shown: ShownInput[] = [];
+  const sub = api.prompter.onDidShow(s => {
+    shown.push(s);
+    const r = reply(s);
+    if (r) void answer(s, r).catch(() => undefined);
+  });
+  return { shown, dispose: () => sub.dispose() };
 }
 
 export async function until(what: string, check: () => boolean | Promise<boolean>, timeoutMs = 5000): Promise<void> {

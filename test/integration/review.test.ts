@@ -3,7 +3,6 @@ import * as vscode from 'vscode';
 import type { Core } from '../../src/core';
 import type { Agent, Task } from '../../src/core/model/schemas';
 import type { Ai2aiApi } from '../../src/extension';
-import { TaskDocuments } from '../../src/vscode/taskDocuments';
 import { startFakeOllama, type FakeOllama } from '../fake-ollama/server';
 import { asText } from '../fake-ollama/scenarios';
 import { activate, runWithAnswers, text, until } from './helpers';
@@ -49,12 +48,13 @@ describe('AI-to-AI review in VS Code', function () {
     assert.deepEqual(core.app.reviews(task.id).map(r => r.verdict), ['request_changes', 'approve']);
     assert.ok(core.tasks.list().filter(t => t.reviewOf === task.id).every(t => t.assigneeId === critic.id));
 
-    const editor = await vscode.commands.executeCommand<vscode.TextEditor>('ai2ai.showTask', node(task));
-    const doc = editor?.document ?? (await vscode.workspace.openTextDocument(TaskDocuments.uri(task.id)));
-    const md = doc.getText();
-    assert.match(md, /### Round 1: ✍️ changes requested by Critic/);
-    assert.match(md, /\*\*blocker\*\* `src\/mul\.js:1`: uses \+ where \* is meant/);
-    assert.match(md, /### Round 2: ✅ approved by Critic/);
+    await vscode.commands.executeCommand('ai2ai.showTask', node(task));
+    await until('the details view', () => !!api.panels.get(task.id), 5000);
+    const body = api.panels.get(task.id)!.body;
+    assert.match(body, /Round 1: changes requested by Critic/);
+    assert.match(body, /severity-blocker">blocker<\/span> <code>src\/mul\.js:1<\/code> uses \+ where \* is meant/);
+    assert.match(body, /Round 2: approved by Critic/);
+    api.panels.get(task.id)!.panel.dispose();
 
     // The review diff opens in VS Code's diff view.
     assert.equal(await vscode.commands.executeCommand('ai2ai.showChanges', task.id, 'src/mul.js'), true);

@@ -37,7 +37,10 @@ describe('Agents at work in VS Code (against the fake Ollama)', function () {
     const node = (): ProviderNode => ({ kind: 'provider', provider: core.providers.get('ollama-local') });
     const { result: model } = await runWithAnswers<string>(api, 'ai2ai.listModels', [pick('deepseek-coder-v2:16b')], node());
     assert.equal(model, 'deepseek-coder-v2:16b');
-    assert.equal(await vscode.commands.executeCommand('ai2ai.pullModel', 'gemma3:1b', 'ollama-local'), true);
+    // A pull always asks first, naming the model, the server and the size.
+    const { result: pulled, titles } = await runWithAnswers<boolean>(api, 'ai2ai.pullModel', [pick('Download gemma3:1b (815 MB)')], 'gemma3:1b', 'ollama-local');
+    assert.equal(pulled, true);
+    assert.deepEqual(titles, ['Pull gemma3:1b to Ollama (this machine)?']);
     assert.equal(fake.requestsTo('/api/pull').length, 1);
     // A provider nobody listens on: the check says so, and the view shows it offline with the reason.
     const down = core.providers.create({ kind: 'ollama', name: 'Nowhere', baseUrl: 'http://127.0.0.1:9' });
@@ -77,15 +80,15 @@ describe('Agents at work in VS Code (against the fake Ollama)', function () {
     await until('the task in the Completed group', () =>
       (api.trees.tasks.getChildren() as Array<{ kind: string; status?: string }>).some(n => n.kind === 'group' && n.status === 'completed'),
     );
-    // Every step is visible to the user: the task's report opens from the tree and follows new updates live.
-    const editor = await vscode.commands.executeCommand<vscode.TextEditor>('ai2ai.showTask', { kind: 'task', task });
-    const text = () => editor.document.getText();
-    assert.match(text(), /\*\*completed\*\*/);
-    assert.match(text(), /## Runs[\s\S]*\| completed \| 8 \|/);
-    assert.match(text(), /`test` Gemma: 2 passed, 0 failed/);
-    assert.match(text(), /`tool` Gemma: write_file src\/add\.js/);
+    // Every step is visible to the user: the task's details open from the tree and follow new updates live.
+    await vscode.commands.executeCommand('ai2ai.showTask', { kind: 'task', task });
+    const text = () => api.panels.get(task.id)?.body ?? '';
+    assert.match(text(), /data-status="completed"/);
+    assert.match(text(), /<tr data-run="[^"]+" data-outcome="completed">[\s\S]*<td class="num">8<\/td>/);
+    assert.match(text(), /<span class="badge kind">test<\/span> <strong>Gemma<\/strong><div class="text">2 passed, 0 failed/);
+    assert.match(text(), /<span class="badge kind">tool<\/span> <strong>Gemma<\/strong><div class="text">write_file src\/add\.js/);
     core.activity.appendUpdate({ taskId: task.id, kind: 'feedback', body: 'Looks good, add a test for floats.' });
-    await until('the report to show the new update', () => text().includes('add a test for floats'));
+    await until('the view to show the new update', () => text().includes('add a test for floats'));
   });
 
   it('a tool-capable model through native tool calls: Start Agent command', async () => {

@@ -1,6 +1,7 @@
 import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { OLLAMA_DEFAULTS, TIMEOUT_SETTINGS } from '../../src/core/providers';
 import { COMMAND_IDS } from '../../src/vscode/commandIds';
 
 const ROOT = path.resolve(__dirname, '../../..');
@@ -38,6 +39,20 @@ describe('package.json', () => {
     assert.match(config, /globalValue \?\? v\?\.defaultValue/);
   });
 
+  it('declares the timeout settings the provider messages name, with the defaults the providers use', () => {
+    const props = pkg.contributes.configuration.properties;
+    assert.equal(props[TIMEOUT_SETTINGS.firstToken]?.default * 1000, OLLAMA_DEFAULTS.firstTokenTimeoutMs);
+    assert.equal(props[TIMEOUT_SETTINGS.idle]?.default * 1000, OLLAMA_DEFAULTS.idleTimeoutMs);
+  });
+
+  it('shows the Model Providers view from the start, and the empty Agents view says how to add a model server', () => {
+    const providers = pkg.contributes.views.ai2ai.find((v: { id: string }) => v.id === 'ai2ai.providers');
+    assert.equal(providers.visibility, undefined);
+    const welcome = pkg.contributes.viewsWelcome.find((w: { view: string; when: string }) => w.view === 'ai2ai.agents' && w.when === 'ai2ai.state == ready');
+    assert.match(welcome.contents, /model server/);
+    assert.match(welcome.contents, /\(command:ai2ai\.addProvider\)/);
+  });
+
   it('targets a VS Code no newer than the oldest one tested (1.100) and ships the wasm', () => {
     assert.equal(pkg.engines.vscode, '^1.100.0');
     assert.match(pkg.devDependencies['@types/vscode'], /^\^?1\.100\.0$/);
@@ -58,6 +73,11 @@ describe('layering', () => {
       .filter(f => f.endsWith('.ts'))
       .filter(f => /(from\s+['"]vscode['"]|require\(\s*['"]vscode['"]\s*\)|import\(\s*['"]vscode['"]\s*\))/.test(fs.readFileSync(f, 'utf8')));
     assert.deepEqual(offenders.map(f => path.relative(ROOT, f)), []);
+  });
+
+  it('the task view renderer is pure (tested under plain Node)', () => {
+    const src = fs.readFileSync(path.join(ROOT, 'src/vscode/taskPanel/render.ts'), 'utf8');
+    assert.doesNotMatch(src, /from\s+['"]vscode['"]/);
   });
 
   it('activate() stays small', () => {

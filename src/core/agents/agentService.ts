@@ -124,6 +124,10 @@ export class AgentService {
         [next.name, next.role, JSON.stringify(next.skills), next.providerId, next.model, JSON.stringify(next.settings), next.workspace, next.updatedAt, id],
       );
       if (r.changes === 0) throw new AppError('not_found', 'That agent no longer exists.', { id });
+      // Choosing the tool protocol again is a request to try it: forget what earlier runs found out.
+      if (patch.settings && patch.settings.toolProtocol !== current.settings.toolProtocol) {
+        tx.run('DELETE FROM model_tool_support WHERE provider_id = ? AND model = ?', [next.providerId, next.model]);
+      }
       changed(tx, 'agent', 'updated', id);
     });
     return next;

@@ -12,8 +12,12 @@ import type { Clock } from '../ports';
 import type { Store } from '../store/types';
 import { parseFindingLines } from '../tools/reviewTools';
 import { applyVerdictTx, NO_REVIEWER_HINT, reviewsOf, type ReviewPolicy } from './review';
+import { errorMessage } from '../errors';
+import { KNOWN_MODELS, knownModel } from '../providers/catalog';
 import { OllamaProvider } from '../providers/ollama';
-import type { PullProgress } from '../providers/types';
+import type { ChatMessage, Health, PullProgress } from '../providers/types';
+import type { LoopEvent } from '../loop/agentLoop';
+import type { ProviderMonitor } from '../scheduling/providerMonitor';
 import type { ProviderService } from '../providers/providerService';
 import type { Scheduler, RequestOptions } from '../scheduling/scheduler';
 import type { AgentScore } from '../scheduling/score';
@@ -30,12 +34,41 @@ export const RUN_ERROR_KINDS = {
 } as const;
 
 export interface RunDetails extends Run {
-  /** The agent's name, or "a deleted agent". */
+  /** The agent's name now, or the one it had when the run started if it was deleted since. */
   agentName: string;
+  /** The agent no longer exists (its runs stay in the task's history). */
+  agentDeleted: boolean;
   providerName: string | null;
 }
 
 /** Everything a task's report, a webview or the API renders, typed. */
+/** A model a provider offers, as an agent's model picker shows it. */
+export interface ModelChoice {
+  name: string;
+  sizeBytes?: number;
+  /** e.g. "1B", "15.7B". */
+  parameterSize?: string;
+  quantization?: string;
+  /** In memory on the server now (Ollama's /api/ps): it answers without a load. */
+  loaded: boolean;
+  /** For a suggestion: what it is. */
+  detail?: string;
+}
+
+/**
+ * A provider's own models, or, when its list cannot be read, the models AI2AI knows as suggestions with
+ * the reason (the picker then says the list is unavailable and why).
+ */
+export type ModelList = { ok: true; models: ModelChoice[] } | { ok: false; reason: string; suggestions: ModelChoice[] };
+
+/** A run's conversation: what was sent to the model and what it answered, and the loop's events. */
+export interface RunTranscript {
+  run: RunDetails;
+  taskTitle: string;
+  messages: ChatMessage[];
+  events: LoopEvent[];
+}
+
 export interface TaskDetails {
   task: Task;
   assignee: Pick<Agent, 'id' | 'name' | 'model' | 'status'> | null;
@@ -75,6 +108,7 @@ export class Application {
       executor: RunExecutor;
       runs: RunManager;
       scheduler: Scheduler;
+      monitor?: ProviderMonitor;
     },
   ) {}
 
@@ -138,11 +172,90 @@ export class Application {
     return this.d.providers.get(providerId).kind === 'ollama';
   }
 
+  /**
+   * What a pull of `model` would download, to ask the user first: its size when AI2AI knows the model
+   * (undefined otherwise: the API says nothing before the download), and whether it is there already
+   * (undefined when the server's list cannot be read).
+   */
+  async pullInfo(providerId: string, model: string, signal: AbortSignal): Promise<{ provider: Provider; model: string; sizeBytes?: number; present?: boolean }> {
+    const provider = this.d.providers.get(providerId);
+    let present: boolean | undefined;
+    try {
+      present = (await this.d.providers.client(provider.id).listModels(signal)).some(m => sameModel(m.name, model));
+    } catch {
+      // unknown: the pull says what is wrong
+    }
+    return { provider, model, sizeBytes: knownModel(model)?.sizeBytes, present };
+  }
+
   async pull(providerId: string, model: string, onProgress: (p: PullProgress) => void, signal: AbortSignal): Promise<void> {
     const p: Provider = this.d.providers.get(providerId);
     const client = this.d.providers.client(p.id);
     if (!(client instanceof OllamaProvider)) throw new AppError('validation', `${p.name} is not an Ollama server; pull models with its own tools.`);
     await client.pull(model, onProgress, signal);
+    // Agents that were in error for want of this model are ready again once the check sees it.
+    await this.d.monitor?.refresh(p.id);
+  }
+
+  /**
+   * The models a provider serves, for an agent's model picker: name, size, whether loaded now. When the
+   * list cannot be read (server down, no key), the known models come back as suggestions, with the reason.
+   */
+  async models(providerId: string, signal: AbortSignal): Promise<ModelList> {
+    const p = this.d.providers.get(providerId);
+    const client = this.d.providers.client(p.id);
+    try {
+      const listed = await client.listModels(signal);
+      let loaded = new Set<string>();
+      if (client instanceof OllamaProvider) {
+        try {
+          loaded = new Set((await client.loadedModels(signal)).map(m => m.name));
+        } catch {
+          // the list alone is enough to choose from
+        }
+      }
+      return {
+        ok: true,
+        models: listed.map(m => ({ name: m.name, sizeBytes: m.sizeBytes, parameterSize: m.parameterSize, quantization: m.quantization, loaded: loaded.has(m.name) })),
+      };
+    } catch (e) {
+      return { ok: false, reason: errorMessage(e), suggestions: KNOWN_MODELS.map(m => ({ name: m.name, sizeBytes: m.sizeBytes, detail: `${m.title}: ${m.detail}`, loaded: false })) };
+    }
+  }
+
+  /** Checks a provider now; the monitor (and so the queue, the trees and agents' states) follows the result. */
+  async checkProvider(providerId: string): Promise<Health> {
+    this.d.providers.get(providerId);
+    if (this.d.monitor) await this.d.monitor.refresh(providerId);
+    else this.d.providers.setHealth(providerId, await this.d.providers.client(providerId).health(AbortSignal.timeout(15_000)));
+    return this.d.providers.lastHealth(providerId) ?? { ok: false, reason: 'not checked' };
+  }
+
+  /**
+   * Agents in `error` whose provider is back and lists their model are ready again: the reason they were
+   * stopped (model missing, server refused) no longer holds. Called when the monitor learns about a provider.
+   */
+  reconcileAgents(providerId: string): void {
+    const view = this.d.monitor?.views().get(providerId);
+    if (!view?.online || !view.models) return;
+    for (const a of this.d.agents.list()) {
+      if (a.providerId !== providerId || a.status !== 'error' || ![...view.models].some(m => sameModel(m, a.model))) continue;
+      try {
+        this.d.agents.setStatus(a.id, 'ready', null);
+      } catch {
+        // changed meanwhile (another window): the next check looks again
+      }
+    }
+  }
+
+  /** A run's conversation as its transcript file holds it, with the run and its task; undefined when unreadable. */
+  transcript(runId: string): RunTranscript | undefined {
+    const run = this.d.executor.get(runId);
+    if (!run) return undefined;
+    const details = this.taskDetails(run.taskId).runs.find(r => r.id === runId);
+    const data = this.d.executor.readTranscriptFile(runId);
+    if (!details || !data) return undefined;
+    return { run: details, taskTitle: this.d.tasks.get(run.taskId).title, ...data };
   }
 
   /** A person's approval of a task in review: it completes. */
@@ -186,13 +299,18 @@ export class Application {
     const task = this.d.tasks.get(taskId);
     const agents = new Map(this.d.agents.list().map(a => [a.id, a]));
     const providers = new Map(this.d.providers.list().map(p => [p.id, p.name]));
-    const name = (id: string | null) => (id ? (agents.get(id)?.name ?? 'a deleted agent') : 'the user');
+    const runs = this.d.executor.list(taskId);
+    // A deleted agent is still named by the runs it made.
+    const runNames = new Map(runs.filter(r => r.agentName).map(r => [r.agentId, r.agentName!]));
+    const name = (id: string | null) => (id ? (agents.get(id)?.name ?? runNames.get(id) ?? 'a deleted agent') : 'the user');
     const assignee = task.assigneeId ? agents.get(task.assigneeId) : undefined;
     return {
       task,
       assignee: assignee ? { id: assignee.id, name: assignee.name, model: assignee.model, status: assignee.status } : null,
       dependsOn: task.dependsOn.map(id => this.d.tasks.find(id)).filter((t): t is Task => !!t).map(t => ({ id: t.id, title: t.title, status: t.status })),
-      runs: this.d.executor.list(taskId).map(r => ({ ...r, agentName: name(r.agentId), providerName: r.providerId ? (providers.get(r.providerId) ?? null) : null })),
+      runs: runs.map(r => ({
+        ...r, agentName: name(r.agentId), agentDeleted: !agents.has(r.agentId), providerName: r.providerId ? (providers.get(r.providerId) ?? null) : null,
+      })),
       updates: this.d.activity.updates(taskId).map(u => ({ ...u, agentName: u.agentId ? name(u.agentId) : null })),
       messages: this.d.activity.messagesForTask(taskId).map(m => ({ ...m, fromName: name(m.fromAgent), toName: m.toAgent ? name(m.toAgent) : 'everyone' })),
       queue: this.d.scheduler.queueInfo(taskId),
@@ -202,4 +320,10 @@ export class Application {
       reviewTasks: this.d.tasks.list({ reviewOf: taskId }).sort((a, b) => a.createdAt - b.createdAt).map(t => ({ id: t.id, title: t.title, status: t.status, assigneeId: t.assigneeId })),
     };
   }
+}
+
+/** `gemma3` and `gemma3:latest` are the same model to Ollama. */
+function sameModel(a: string, b: string): boolean {
+  const n = (s: string) => (s.includes(':') ? s : `${s}:latest`).toLowerCase();
+  return n(a) === n(b);
 }

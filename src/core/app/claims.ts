@@ -89,8 +89,8 @@ export function claimTx(tx: WriteApi, req: ClaimRequest): Claim {
     `${req.reason ? `assigned to ${agent.name}: ${req.reason}; ` : ''}${agent.name} on ${agent.model} (${provider.name})${resumeFrom ? ', resuming the interrupted run' : ''}`,
   );
   tx.run(
-    'INSERT INTO runs (id, task_id, agent_id, started_at, outcome, owner, provider_id, model, resumed_from) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)',
-    [req.runId, task.id, agent.id, req.now, 'running', req.owner, provider.id, agent.model, resumeFrom?.runId ?? null],
+    'INSERT INTO runs (id, task_id, agent_id, agent_name, started_at, outcome, owner, provider_id, model, resumed_from) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)',
+    [req.runId, task.id, agent.id, agent.name, req.now, 'running', req.owner, provider.id, agent.model, resumeFrom?.runId ?? null],
   );
   changed(tx, 'run', 'created', req.runId, { taskId: task.id, agentId: agent.id });
   return { task: claimed, agent: { ...agent, status: 'busy' }, provider, runId: req.runId, resumeFrom };

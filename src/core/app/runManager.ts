@@ -7,7 +7,7 @@ import * as os from 'node:os';
 import { touchesTask, type ChangeBus } from '../changes';
 import { AppError, errorMessage } from '../errors';
 import { Emitter, type Disposable } from '../events';
-import type { LoopEvent } from '../loop/agentLoop';
+import { NO_TESTS_NOTE, type LoopEvent } from '../loop/agentLoop';
 import { AGENT_ERROR_KINDS, type RunExecutor } from '../loop/runService';
 import type { Run, Task } from '../model/schemas';
 import type { Clock, Logger } from '../ports';
@@ -194,13 +194,19 @@ export class RunManager implements Disposable {
     let outcome: Run['outcome'];
     let reason = ex.failure;
     let errorKind = ex.errorKind;
-    if (r?.outcome === 'completed') outcome = 'completed';
-    else if (r?.waiting && !aborted) {
+    let result = r?.result;
+    if (r?.outcome === 'completed') {
+      outcome = 'completed';
+      // Accepted without any test having run: the result and the run say so (a reviewer's verdict needs none).
+      if (!r.testsRan && !r.verdict) {
+        reason = NO_TESTS_NOTE;
+        result = `${r.result ?? ''}\n\n(${NO_TESTS_NOTE})`.trim();
+      }
+    } else if (r?.waiting && !aborted) {
       outcome = 'interrupted'; // paused, to be resumed when its subtasks are done
       reason = r.waiting;
       errorKind = 'waiting';
-    }
-    else if (aborted && (l.why === 'shutdown' || l.why === 'lease')) {
+    } else if (aborted && (l.why === 'shutdown' || l.why === 'lease')) {
       outcome = 'interrupted';
       reason = l.why === 'shutdown' ? 'AI2AI stopped (window closed or reloaded) while it ran' : 'Another window took the task over after this one stopped renewing its lease';
       errorKind = 'interrupted';
@@ -220,8 +226,9 @@ export class RunManager implements Disposable {
     try {
       requeued = this.d.store.mutate(tx =>
         finishTx(tx, {
-          runId: l.runId, owner: this.owner, outcome, result: r?.result, reason, errorKind,
-          steps: (claim.resumeFrom?.steps ?? 0) + (r?.steps ?? 0), promptTokens: r?.promptTokens ?? 0, completionTokens: r?.completionTokens ?? 0, cachedTokens: 0,
+          runId: l.runId, owner: this.owner, outcome, result, reason, errorKind,
+          steps: (claim.resumeFrom?.steps ?? 0) + (r?.steps ?? 0), promptTokens: r?.promptTokens ?? 0, completionTokens: r?.completionTokens ?? 0,
+          cachedTokens: r?.cachedTokens ?? 0,
           modelMs: r?.modelMs ?? 0, testsPassed: r?.testsPassed ?? 0, testsFailed: r?.testsFailed ?? 0, transcript: ex.transcript,
           now: this.d.clock.now(), maxAttempts: s.maxAttempts, agentError, verdict: r?.verdict, diff: ex.diff, escalate,
           review: this.d.review?.() ?? DEFAULT_REVIEW,
@@ -284,7 +291,7 @@ export class RunManager implements Disposable {
 
 function claimRun(l: Live): Run {
   return {
-    id: l.runId, taskId: l.taskId, agentId: l.claim.agent.id, startedAt: 0, endedAt: null, outcome: 'running', reason: null, steps: 0,
+    id: l.runId, taskId: l.taskId, agentId: l.claim.agent.id, agentName: l.claim.agent.name, startedAt: 0, endedAt: null, outcome: 'running', reason: null, steps: 0,
     promptTokens: 0, completionTokens: 0, modelMs: 0, testsPassed: 0, testsFailed: 0, transcript: null, providerId: l.claim.provider.id,
     model: l.claim.agent.model, errorKind: null, resumedFrom: l.claim.resumeFrom?.runId ?? null, cachedTokens: 0, diff: null,
   };

@@ -5,9 +5,13 @@
  * and an AbortSignal, and hears about everything through `onEvent`.
  */
 import { AppError, errorMessage } from '../errors';
-import { formatToolResult, jsonProtocolSchema, parseTextReply, nativeToolDefinitions, parseJsonReply, parseNativeToolCalls, TextProtocolStreamParser, type ParseOutcome, type ToolCall, type WireProtocol } from '../protocol';
+import {
+  formatToolResult, jsonProtocolSchema, parseTextReply, nativeToolDefinitions, parseJsonReply, parseNativeToolCalls, TextProtocolStreamParser,
+  type ParseErrorKind, type ParseOutcome, type ToolCall, type WireProtocol,
+} from '../protocol';
 import { ProviderError, estimateTokens, type ChatMessage, type ChatResult, type LlmProvider } from '../providers';
 import { resolveTestCommand, type ToolContext, type ToolRegistry, type ToolResult, type Verdict } from '../tools';
+import { formatDuration } from '../util';
 
 export interface LoopBudgets {
   maxSteps: number;
@@ -44,7 +48,10 @@ export type LoopEvent =
   | { type: 'tool'; step: number; call: ToolCall; result: ToolResult }
   | { type: 'malformed'; step: number; error: string; count: number }
   | { type: 'tests'; passed: number; failed: number; ok: boolean; beforeComplete: boolean }
-  | { type: 'retry'; attempt: number; reason: string; delayMs: number }
+  /** `complete` was accepted without any test having run: there is no test command and none was detected. */
+  | { type: 'no_tests' }
+  /** A transient provider failure; another attempt follows after `delayMs` (retry `attempt` of `of`). */
+  | { type: 'retry'; attempt: number; of: number; reason: string; delayMs: number }
   | { type: 'protocol'; from: WireProtocol; to: WireProtocol; reason: string }
   | { type: 'condensed'; savedTokens: number; reason: string }
   | { type: 'truncated'; estimated: number; reported: number };
@@ -64,9 +71,13 @@ export interface LoopResult {
   steps: number;
   promptTokens: number;
   completionTokens: number;
+  /** Of the prompt tokens, those the server reported as read from its cache (0 when it does not say). */
+  cachedTokens: number;
   modelMs: number;
   testsPassed: number;
   testsFailed: number;
+  /** Whether any test command ran in this run (a completed run without one says so). */
+  testsRan: boolean;
   protocol: WireProtocol;
   messages: ChatMessage[];
   /** A reviewer's verdict, when the run ended with approve or request_changes. */
@@ -74,6 +85,9 @@ export interface LoopResult {
   /** The run paused its task (waiting for subtasks): why. */
   waiting?: string;
 }
+
+/** What the user is told when a run completes without any test having run. */
+export const NO_TESTS_NOTE = 'Completed without tests: none were found.';
 
 export interface LoopInput {
   provider: LlmProvider;
@@ -114,7 +128,6 @@ export async function runAgentLoop(input: LoopInput, signal: AbortSignal, onEven
   const now = input.now ?? (() => Date.now());
   const sleep = input.sleep ?? abortableSleep;
   const started = now();
-  const ctx: ToolContext = { ...input.toolContext, signal };
   let protocol = input.protocol;
   const messages: ChatMessage[] = input.resume
     ? [{ role: 'system', content: input.system(protocol) }, ...input.resume.messages.filter(m => m.role !== 'system').map(m => ({ ...m })), { role: 'user', content: input.resume.note }]
@@ -122,7 +135,9 @@ export async function runAgentLoop(input: LoopInput, signal: AbortSignal, onEven
         { role: 'system', content: input.system(protocol) },
         { role: 'user', content: input.task },
       ];
-  const r: LoopResult = { outcome: 'failed', steps: 0, promptTokens: 0, completionTokens: 0, modelMs: 0, testsPassed: 0, testsFailed: 0, protocol, messages };
+  const r: LoopResult = {
+    outcome: 'failed', steps: 0, promptTokens: 0, completionTokens: 0, cachedTokens: 0, modelMs: 0, testsPassed: 0, testsFailed: 0, testsRan: false, protocol, messages,
+  };
   const end = (outcome: LoopOutcome, text: string, errorKind?: string): LoopResult => {
     r.outcome = outcome;
     if (outcome === 'completed') r.result = text;
@@ -134,12 +149,23 @@ export async function runAgentLoop(input: LoopInput, signal: AbortSignal, onEven
   let malformed = 0;
   let lastKey = '';
   let repeats = 0;
+  // The time budget also ends a model call or a command in flight: a server that holds its headers, or a
+  // test that hangs, cannot keep a run past its budget.
+  const budget = new AbortController();
+  // (A budget beyond what a timer can hold, ~24 days, is checked between steps only.)
+  const budgetTimer = b.maxWallMs < 2 ** 31 - 1 ? setTimeout(() => budget.abort(new AppError('cancelled', 'The run reached its time budget.')), Math.max(0, b.maxWallMs)) : undefined;
+  budgetTimer?.unref?.();
+  const runSignal = AbortSignal.any([signal, budget.signal]);
+  const ctx: ToolContext = { ...input.toolContext, signal: runSignal };
+  const overBudget = () => !signal.aborted && (budget.signal.aborted || now() - started >= b.maxWallMs);
+  const budgetEnd = () =>
+    end('failed', `Stopped after ${formatDuration(b.maxWallMs)} (the time budget) without completing. Raise the time budget or split the task.`, 'time_budget');
 
   try {
     for (;;) {
       if (signal.aborted) return end('cancelled', 'Cancelled by user');
-      if (r.steps >= b.maxSteps) return end('failed', `Stopped after ${b.maxSteps} steps without completing (the step limit). Split the task or raise the agent's max steps.`, 'step_limit');
-      if (now() - started > b.maxWallMs) return end('failed', `Stopped after ${Math.round(b.maxWallMs / 60000)} minutes (the time budget) without completing.`, 'time_budget');
+      if (r.steps >= b.maxSteps) return end('failed', `Stopped after ${b.maxSteps} step${b.maxSteps === 1 ? '' : 's'} without completing (the step limit). Split the task or raise the agent's max steps.`, 'step_limit');
+      if (overBudget()) return budgetEnd();
       if (r.promptTokens + r.completionTokens > b.maxTokens) {
         return end('failed', `Stopped after using ${r.promptTokens + r.completionTokens} tokens (the token budget is ${b.maxTokens}).`, 'token_budget');
       }
@@ -154,7 +180,7 @@ export async function runAgentLoop(input: LoopInput, signal: AbortSignal, onEven
       onEvent({ type: 'model', step: r.steps });
       let reply: ChatResult;
       try {
-        reply = await callWithRetry(input, messages, protocol, b, signal, sleep, onEvent);
+        reply = await callWithRetry(input, messages, protocol, b, runSignal, sleep, onEvent);
       } catch (e) {
         if (ProviderError.isProviderError(e, 'tools_unsupported') && protocol === 'native') {
           onEvent({ type: 'protocol', from: 'native', to: 'text', reason: e.message });
@@ -175,6 +201,7 @@ export async function runAgentLoop(input: LoopInput, signal: AbortSignal, onEven
       }
       r.promptTokens += reply.promptTokens;
       r.completionTokens += reply.completionTokens;
+      r.cachedTokens += reply.cachedTokens ?? 0;
       r.modelMs += reply.modelMs;
       onEvent({ type: 'reply', step: r.steps, content: reply.content, result: reply });
       if (reply.truncated) {
@@ -187,7 +214,15 @@ export async function runAgentLoop(input: LoopInput, signal: AbortSignal, onEven
       if (!parsed.ok) {
         malformed++;
         onEvent({ type: 'malformed', step: r.steps, error: parsed.error, count: malformed });
-        if (malformed >= b.maxMalformed) return end('failed', `The model gave ${malformed} unusable replies in a row. Last problem: ${parsed.error}`, 'malformed');
+        if (malformed >= b.maxMalformed) {
+          // For the user: what went wrong and what to do. The corrections written for the model are in the
+          // task's timeline, one per unusable reply.
+          return end(
+            'failed',
+            `The model's last ${malformed} replies could not be used: ${UNUSABLE[parsed.kind]}. Try a larger model, or another tool protocol for this agent (Edit Agent, Tool protocol).`,
+            'malformed',
+          );
+        }
         messages.push({ role: 'user', content: parsed.error });
         continue;
       }
@@ -200,6 +235,7 @@ export async function runAgentLoop(input: LoopInput, signal: AbortSignal, onEven
       onEvent({ type: 'action', step: r.steps, call });
 
       const result = await input.tools.execute(call, ctx);
+      if (overBudget()) return budgetEnd(); // the tool was stopped by the budget: its result is not the agent's doing
       onEvent({ type: 'tool', step: r.steps, call, result });
       if (call.name === 'run_tests') recordTests(r, result, false, onEvent);
 
@@ -223,7 +259,11 @@ export async function runAgentLoop(input: LoopInput, signal: AbortSignal, onEven
       }
       if (result.end?.kind === 'complete') {
         const check = await testsBeforeComplete(input, ctx, r, onEvent);
-        if (!check) return end('completed', result.end.result);
+        if (overBudget()) return budgetEnd();
+        if (!check) {
+          if (!r.testsRan) onEvent({ type: 'no_tests' });
+          return end('completed', result.end.result);
+        }
         messages.push(toolResultMessage(protocol, call, { ok: false, output: check }));
         continue;
       }
@@ -231,11 +271,27 @@ export async function runAgentLoop(input: LoopInput, signal: AbortSignal, onEven
       input.checkpoint?.(messages, r.steps);
     }
   } catch (e) {
+    if (overBudget()) return budgetEnd();
     if (signal.aborted || AppError.is(e, 'cancelled') || ProviderError.isProviderError(e, 'cancelled')) return end('cancelled', 'Cancelled by user');
     if (ProviderError.isProviderError(e)) return end('error', e.message, e.kind);
     return end('error', `Unexpected error: ${errorMessage(e)}`, 'internal');
+  } finally {
+    clearTimeout(budgetTimer);
   }
 }
+
+/** What a run of unusable replies was, in the user's terms (the model got a precise correction each time). */
+const UNUSABLE: Record<ParseErrorKind, string> = {
+  empty: 'the model sent empty replies',
+  no_action: 'the model answered without an action in the tool format',
+  multiple_actions: 'the model put several actions in one reply',
+  unknown_tool: 'the model called tools that do not exist',
+  unclosed: 'the model left its actions unfinished',
+  malformed: 'the model wrote actions that were not well-formed',
+  missing_param: "the model left out the actions' required arguments",
+  invalid_param: "the model gave the actions' arguments in the wrong form",
+  cut_off: 'the replies were cut off before the action was complete',
+};
 
 async function callWithRetry(
   input: LoopInput,
@@ -277,9 +333,13 @@ async function callWithRetry(
       );
     } catch (e) {
       if (early?.controller.signal.aborted && !signal.aborted) return stoppedEarly(early.parser.text(), messages, performance.now() - early.started);
-      if (!ProviderError.isProviderError(e) || !e.retryable || attempt > b.maxRetries || signal.aborted) throw e;
+      if (!ProviderError.isProviderError(e) || !e.retryable || signal.aborted) throw e;
+      if (attempt > b.maxRetries) {
+        // No retry follows: say so, and that retries were made, instead of the error's own hopes.
+        throw new ProviderError(e.kind, `${e.message} Gave up after ${attempt} attempts.`, { status: e.status, serverMessage: e.serverMessage, retryable: false, cause: e });
+      }
       const delayMs = b.retryBaseMs * 2 ** (attempt - 1);
-      onEvent({ type: 'retry', attempt, reason: e.message, delayMs });
+      onEvent({ type: 'retry', attempt, of: b.maxRetries, reason: e.message, delayMs });
       await sleep(delayMs, signal);
     }
   }
@@ -309,6 +369,7 @@ function toolResultMessage(protocol: WireProtocol, call: ToolCall, result: ToolR
 function recordTests(r: LoopResult, result: ToolResult, beforeComplete: boolean, onEvent: (e: LoopEvent) => void): void {
   const d = result.data as { passed?: number; failed?: number; ok?: boolean } | undefined;
   if (!d || typeof d.passed !== 'number') return;
+  r.testsRan = true;
   r.testsPassed = d.passed;
   r.testsFailed = d.failed ?? 0;
   onEvent({ type: 'tests', passed: d.passed, failed: d.failed ?? 0, ok: result.ok, beforeComplete });

@@ -24,7 +24,8 @@ import { diffSnapshots, snapshotFolder, type FolderDiff, type FolderSnapshot } f
 import { walk } from '../tools/walk';
 import { readHeadBelow } from '../workspace/safeFs';
 import { PathSandbox } from '../workspace/sandbox';
-import { runAgentLoop, type LoopBudgets, type LoopEvent, type LoopResult } from './agentLoop';
+import { formatDuration } from '../util';
+import { NO_TESTS_NOTE, runAgentLoop, type LoopBudgets, type LoopEvent, type LoopResult } from './agentLoop';
 import { reviewMessage, systemPrompt, taskMessage } from './prompt';
 
 /** What only the host can answer: the user's approval of a command, workspace trust, the command sandbox. */
@@ -121,6 +122,16 @@ export class RunExecutor {
     return path.join(this.d.transcriptsDir, `${runId}.json`);
   }
 
+  /** A run's whole transcript file (conversation and events), if it can be read. */
+  readTranscriptFile(runId: string): { messages: ChatMessage[]; events: LoopEvent[] } | undefined {
+    try {
+      const data = JSON.parse(fs.readFileSync(this.transcriptPath(runId), 'utf8')) as { messages?: ChatMessage[]; events?: LoopEvent[] };
+      return { messages: Array.isArray(data.messages) ? data.messages : [], events: Array.isArray(data.events) ? data.events : [] };
+    } catch {
+      return undefined;
+    }
+  }
+
   /** The conversation an interrupted run left in its transcript, if it can be read. */
   readTranscript(runId: string): ChatMessage[] | undefined {
     try {
@@ -154,7 +165,11 @@ export class RunExecutor {
     try {
       const provider = this.d.providers.client(claim.provider.id);
       const info = await this.probe(claim.provider.id, provider, agent.model, signal);
-      const protocol = chooseProtocol(info.capabilities, agent.settings.toolProtocol ?? 'auto', agent.model);
+      const override = agent.settings.toolProtocol ?? 'auto';
+      // A model that refused native tools on this provider before starts with the text protocol (choosing a
+      // tool protocol for the agent again forgets it: AgentService.edit).
+      const refused = (override === 'auto' || override === 'native') && this.d.providers.nativeTools(claim.provider.id, agent.model) === false;
+      const protocol = refused ? 'text' : chooseProtocol(info.capabilities, override, agent.model);
       const numCtx = agent.settings.numCtx ?? Math.min(info.contextLength ?? 8192, 8192);
       // A reviewer works in the author's folder, with read-only tools.
       const reviewing = task.reviewOf ? this.reviewContext(task) : undefined;
@@ -167,13 +182,14 @@ export class RunExecutor {
       const unread = activity.inbox(agent.id, { unreadOnly: true });
       const names = new Map(agents.list().map(a => [a.id, a.name]));
       const feedback = activity.updates(taskId).filter(u => u.kind === 'feedback').map(u => u.body);
-      const attachments = await Promise.all(task.attachments.map(async p => ({ path: p, content: await readAttachment(sandbox, p) })));
+      const roots = this.d.workspaceFolders.folders();
+      const attachments = await Promise.all(task.attachments.map(p => readAttachment(sandbox, roots[0], folder, p)));
       const earlier = claim.resumeFrom ? this.readTranscript(claim.resumeFrom.runId) : undefined;
       const tree = reviewing ? '' : await listing(folder, signal);
       // Delivered in the first prompt: not again as new messages.
       activity.markRead(unread.map(m => m.id));
       const children = claim.resumeFrom ? this.d.tasks.list({ parentId: taskId }) : [];
-      update('status', `${agent.name} ${earlier ? 'resumed' : 'started'} (model ${agent.model} on ${claim.provider.name}, ${protocol} tool protocol, context ${numCtx} tokens)`);
+      update('status', `${agent.name} ${earlier ? 'resumed' : 'started'} (model ${agent.model} on ${claim.provider.name}, ${protocol} tool protocol${refused ? ' (the model refused native tool calls before)' : ''}, context ${numCtx} tokens)`);
       if (claim.resumeFrom && !earlier) update('progress', 'The interrupted run left no readable transcript: starting over, with the files already in the folder.');
       let plans = 0;
       result = await runAgentLoop(
@@ -223,6 +239,7 @@ export class RunExecutor {
         e => {
           if (e.type !== 'delta') events.push(e); // the transcript keeps whole replies, not their pieces
           this.record(e, update);
+          if (e.type === 'protocol' && e.from === 'native') this.rememberNoNativeTools(claim.provider.id, agent.model, e.reason);
           opts.onEvent?.(e);
         },
       );
@@ -408,21 +425,32 @@ export class RunExecutor {
       case 'tests':
         update('test', `${e.passed} passed, ${e.failed} failed${e.beforeComplete ? ' (checked before completing)' : ''}`);
         break;
+      case 'no_tests':
+        update('test', `${NO_TESTS_NOTE} No test command is set for this task or agent, and none was detected in the agent's folder.`);
+        break;
       case 'malformed':
-        update('error', `Unusable reply (${e.count} in a row): ${e.error.split('\n')[0]}`);
+        update('error', `Reply ${e.count} in a row could not be used. The model was told: ${e.error.split('\n')[0]}`);
         break;
       case 'retry':
-        update('progress', `Model server problem, retrying in ${Math.round(e.delayMs / 1000)} s: ${e.reason}`);
+        update('progress', `${e.reason} Retrying in ${formatDuration(e.delayMs)} (retry ${e.attempt} of ${e.of}).`);
         break;
       case 'protocol':
         update('progress', `Switched from ${e.from} to ${e.to} tool calls: ${e.reason}`);
         break;
       case 'truncated':
-        update('error', `The server silently dropped part of the prompt (it read ${e.reported} tokens of about ${e.estimated}). Old tool output was condensed; raise num_ctx if this repeats.`);
+        update('error', `The server silently dropped part of the prompt (it read ${e.reported} tokens of about ${e.estimated}, more than the context window holds). Old tool output was condensed; raise num_ctx if this repeats.`);
         break;
       case 'condensed':
         update('progress', `Condensed old tool output (about ${e.savedTokens} tokens): ${e.reason}`);
         break;
+    }
+  }
+
+  private rememberNoNativeTools(providerId: string, model: string, reason: string): void {
+    try {
+      this.d.providers.noteNativeTools(providerId, model, false, reason);
+    } catch (e) {
+      this.d.log.warn(`[run] could not remember that ${model} takes no native tool calls: ${errorMessage(e)}`);
     }
   }
 
@@ -474,14 +502,20 @@ async function listing(folder: string, signal: AbortSignal): Promise<string> {
   return lines.join('\n');
 }
 
-async function readAttachment(sandbox: PathSandbox, p: string): Promise<string> {
+/**
+ * An attached file: stored relative to the (first) workspace folder, shown to the agent relative to its own
+ * folder, which is how its read_file resolves paths.
+ */
+async function readAttachment(sandbox: PathSandbox, root: string | undefined, folder: string, p: string): Promise<{ path: string; content: string }> {
+  const abs = path.isAbsolute(p) || !root ? p : path.join(root, ...p.split('/'));
+  const shown = path.relative(folder, abs).split(path.sep).join('/') || p;
   try {
-    const abs = sandbox.resolveRead(p);
+    const resolved = sandbox.resolveRead(abs);
     // Opened without following links, regular files only, at most 64 KB read (never a FIFO or device).
-    const buf = readHeadBelow(sandbox.rootOf(abs, 'read'), abs, 64 * 1024, p);
-    if (!buf) return '(could not read it: the file does not exist)';
-    return buf.toString('utf8');
+    const buf = readHeadBelow(sandbox.rootOf(resolved, 'read'), resolved, 64 * 1024, p);
+    if (!buf) return { path: shown, content: '(could not read it: the file does not exist)' };
+    return { path: shown, content: buf.toString('utf8') };
   } catch (e) {
-    return `(could not read it: ${errorMessage(e)})`;
+    return { path: shown, content: `(could not read it: ${errorMessage(e)})` };
   }
 }

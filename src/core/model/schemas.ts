@@ -159,6 +159,8 @@ export const Run = z.object({
   id: Id,
   taskId: Id,
   agentId: Id,
+  /** The agent's name when the run started: runs stay in a task's history after their agent is deleted. */
+  agentName: z.string().nullable(),
   startedAt: z.number().int(),
   endedAt: z.number().int().nullable(),
   outcome: RunOutcome,

@@ -11,6 +11,7 @@ export type ProviderErrorKind =
   | 'context_too_long'
   | 'busy'
   | 'connection'
+  | 'connection_lost'
   | 'timeout'
   | 'mid_stream'
   | 'incomplete_stream'
@@ -60,7 +61,16 @@ export class ProviderError extends AppError {
 }
 
 /** Transient by nature: trying again later can succeed without anyone changing anything. */
-const RETRYABLE = new Set<ProviderErrorKind>(['busy', 'timeout', 'mid_stream', 'incomplete_stream']);
+const RETRYABLE = new Set<ProviderErrorKind>(['busy', 'timeout', 'mid_stream', 'incomplete_stream', 'connection_lost']);
+
+/**
+ * The settings that hold the model-server timeouts (read by the host into `CoreSettings.providers`), named
+ * in the messages so that the user can find them.
+ */
+export const TIMEOUT_SETTINGS = {
+  firstToken: 'ai2ai.models.firstTokenTimeoutSeconds',
+  idle: 'ai2ai.models.idleTimeoutSeconds',
+} as const;
 
 /** Network error codes that mean "nobody is listening / no such host": retrying blindly will not help. */
 const UNREACHABLE = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH', 'EADDRNOTAVAIL']);
@@ -121,12 +131,17 @@ export function classifyProviderError(e: unknown, ctx: ProviderErrorContext = {}
   if (ctx.signal?.aborted) return new ProviderError('cancelled', 'Cancelled.', { cause: e });
   if (ctx.timeout) {
     const secs = Math.round(ctx.timeout.ms / 1000);
-    return new ProviderError(
-      'timeout',
-      `No ${ctx.timeout.what} from ${model} at ${where} within ${secs} s. The model may still be loading, queued behind other requests, or too slow for this machine; ` +
-        'try again, use a smaller model, or raise the timeout in the AI2AI settings.',
-      { cause: e },
-    );
+    if (ctx.timeout.what === 'reply') {
+      return new ProviderError('timeout', `${isOllama ? 'Ollama' : 'The server'} at ${where} did not answer within ${secs} s. Check that it is running and not overloaded.`, { cause: e });
+    }
+    const setting = ctx.timeout.what === 'first token' ? TIMEOUT_SETTINGS.firstToken : TIMEOUT_SETTINGS.idle;
+    const why =
+      ctx.timeout.what === 'first token'
+        ? 'The model may still be loading, queued behind other requests, or too slow for this machine'
+        : 'The model stopped sending in the middle of its reply';
+    return new ProviderError('timeout', `No ${ctx.timeout.what} from ${model} at ${where} within ${secs} s. ${why}: use a smaller model, or raise the setting ${setting}.`, {
+      cause: e,
+    });
   }
   const raw = messageOf(e);
   const name = e && typeof e === 'object' ? (e as { name?: unknown }).name : undefined;
@@ -134,7 +149,7 @@ export function classifyProviderError(e: unknown, ctx: ProviderErrorContext = {}
   const lower = raw.toLowerCase();
 
   if (name === 'IncompleteStreamError' || /did not receive done or success response/i.test(raw)) {
-    return new ProviderError('incomplete_stream', `The reply from ${model} ended before it was complete (the server closed the stream early). AI2AI will retry.`, {
+    return new ProviderError('incomplete_stream', `The reply from ${model} ended before it was complete (the server closed the stream early).`, {
       serverMessage: raw, cause: e,
     });
   }
@@ -143,7 +158,7 @@ export function classifyProviderError(e: unknown, ctx: ProviderErrorContext = {}
   }
   if (name === 'AbortError') {
     // aborted from below without our signal or watchdog: the connection was torn down under us
-    return new ProviderError('connection', `The connection to ${server} at ${where} was closed unexpectedly. AI2AI will retry.`, { cause: e, retryable: true });
+    return connectionLost(server, where, ctx.streaming, raw, e, undefined);
   }
 
   // Content checks first: the same words mean the same thing whatever the status (Ollama /v1 vs native differ).
@@ -162,7 +177,7 @@ export function classifyProviderError(e: unknown, ctx: ProviderErrorContext = {}
     });
   }
   if (status === 503 || status === 429 || /server busy|maximum pending requests/i.test(lower)) {
-    return new ProviderError('busy', `${server} at ${where} is busy (too many requests queued). AI2AI will retry; if it keeps happening, run fewer agents at once.`, {
+    return new ProviderError('busy', `${server} at ${where} is busy (too many requests queued). If it keeps happening, run fewer agents at once.`, {
       status, serverMessage: raw, cause: e,
     });
   }
@@ -199,15 +214,22 @@ export function classifyProviderError(e: unknown, ctx: ProviderErrorContext = {}
   }
   // by code only: an in-band error's text may say anything ("runner terminated")
   if ((code && RESET.has(code)) || (!code && name === 'TypeError' && /^(terminated|fetch failed)$/.test(raw))) {
-    return new ProviderError(
-      ctx.streaming ? 'incomplete_stream' : 'connection',
-      `The connection to ${server} at ${where} broke${ctx.streaming ? ' in the middle of the reply' : ''}. AI2AI will retry.`,
-      { serverMessage: raw, cause: e, retryable: true, detail: { code } },
-    );
+    return connectionLost(server, where, ctx.streaming, raw, e, code);
   }
   if (name === 'InBandError' || (ctx.streaming && status === undefined)) {
     // Ollama reports a failure after the 200 as an {"error"} line; ollama-js turns it into a plain Error
-    return new ProviderError('mid_stream', `${server} failed while ${model} was replying: ${raw}. AI2AI will retry.`, { serverMessage: raw, cause: e });
+    return new ProviderError('mid_stream', `${server} failed while ${model} was replying: ${raw}.`, { serverMessage: raw, cause: e });
   }
   return new ProviderError('server', `Request to ${server} at ${where} failed: ${raw}`, { serverMessage: raw, cause: e, retryable: false });
+}
+
+/**
+ * A connection that broke after it was made (reset, closed, torn down under us), before the reply or in
+ * the middle of it: one kind however it shows, retryable, and not a sign that the server is gone (a server
+ * that is gone refuses the retry, which is 'connection').
+ */
+function connectionLost(server: string, where: string, streaming: boolean | undefined, raw: string, cause: unknown, code: string | undefined): ProviderError {
+  return new ProviderError('connection_lost', `The connection to ${server} at ${where} was lost${streaming ? ' in the middle of the reply' : ' before the reply'}.`, {
+    serverMessage: raw, cause, retryable: true, detail: code ? { code } : undefined,
+  });
 }

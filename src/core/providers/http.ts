@@ -80,7 +80,8 @@ function toWebStream(res: http.IncomingMessage): ReadableStream<Uint8Array> {
       res.on('data', (chunk: Buffer) => controller.enqueue(new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.byteLength)));
       res.on('end', () => controller.close());
       res.on('error', e => controller.error(e));
-      res.on('aborted', () => controller.error(new Error('aborted')));
+      // The connection broke before the whole body came: the same as a reset, whichever way it shows.
+      res.on('aborted', () => controller.error(Object.assign(new Error('aborted'), { code: 'ECONNRESET' })));
     },
     cancel() {
       res.destroy();
@@ -157,21 +158,81 @@ export function estimateTokens(messages: Array<{ content: string }>, extra = '')
   return n + count(extra);
 }
 
+/** What a response said about the prompt it read, next to what was sent. */
+export interface PromptCounts {
+  /** The client's estimate of the whole prompt (`estimateTokens`). */
+  estimate: number;
+  /** `prompt_eval_count` as the server reported it. */
+  promptEvalCount: number | undefined;
+  /** `prompt_eval_cached_count`, sent only by servers that report their prompt cache (ollama PR #17943). */
+  cachedCount: number | undefined;
+  numCtx: number;
+  /**
+   * Estimate of the part of this prompt that no earlier prompt shares a prefix with (`PromptMemory`): what
+   * a warm prompt cache leaves to evaluate. Equal to `estimate` when nothing could have been cached.
+   */
+  uncachedEstimate?: number;
+}
+
 /**
  * Ollama truncates an oversized prompt silently (it keeps the system message and the newest messages, then
  * cuts to about half the window) and answers 200; the only visible trace is a low prompt_eval_count.
- * We flag it when both hold:
- *  - the estimate is above half the window: only then could the real prompt (up to ~2x a chars/4
- *    estimate for dense code or non-English text) have overflowed at all; below that a low count is a
- *    tokenizer difference, not a cut;
- *  - the reported count is under 70% of the estimate: chars/4 overestimates by up to ~25-30% (long runs
- *    of indentation become single tokens), so a smaller gap is noise, while a truncation to half the
- *    window removes far more.
- * A missing or zero count (old servers with a warm cache omitted it) is never flagged.
+ * A low count is read as a cut only when a cut can have happened:
+ *  - the prompt can be longer than num_ctx: the estimate is above half the window (dense code can take up
+ *    to twice as many tokens as chars/4 says); below that a low count is a tokenizer difference;
+ *  - the count is under 70% of the estimate: chars/4 overestimates by up to ~25-30% (runs of indentation
+ *    become single tokens), so a smaller gap is noise, while a cut to half the window removes far more;
+ *  - the count is not what a warm prompt cache explains. A server that sends prompt_eval_cached_count counts
+ *    the whole prompt in prompt_eval_count, so the count is compared as it is. Older servers count only the
+ *    tokens they evaluated: a count near the part of the prompt no earlier prompt shared is a cache hit,
+ *    not a cut (facts: ollama#2068/#3427).
+ * A missing or zero count (old servers with a warm cache omitted it) is never a cut.
  */
-export function looksTruncated(estimate: number, promptEvalCount: number | undefined, numCtx: number): boolean {
-  if (!promptEvalCount || promptEvalCount <= 0) return false;
-  return estimate > numCtx * 0.5 && promptEvalCount < estimate * 0.7;
+export function looksTruncated(c: PromptCounts): boolean {
+  const count = c.promptEvalCount;
+  if (!count || count <= 0) return false;
+  if (c.estimate <= c.numCtx * 0.5 || count >= c.estimate * 0.7) return false;
+  if (c.cachedCount !== undefined) return true;
+  const uncached = c.uncachedEstimate ?? c.estimate;
+  const prefixMayBeCached = uncached < c.estimate;
+  return !(prefixMayBeCached && count <= uncached * 1.3 + 32);
+}
+
+/**
+ * The last prompts sent per model (their messages and the reply), to tell which part of a new prompt a
+ * server's prompt cache may already hold: the longest prefix it shares with one of them. Bounded: the
+ * newest few conversations (one per agent taking turns on a model, as the server's slots hold them).
+ */
+export class PromptMemory {
+  private readonly recent: Array<{ model: string; keys: string[] }> = [];
+
+  constructor(private readonly size = 16) {}
+
+  /** Estimate of the tokens of `messages` after the longest prefix shared with a remembered prompt. */
+  uncached(model: string, messages: ReadonlyArray<{ role: string; content: string }>, extra = ''): number {
+    const keys = messages.map(keyOf);
+    let best = 0;
+    for (const r of this.recent) {
+      if (r.model !== model) continue;
+      let i = 0;
+      while (i < keys.length && i < r.keys.length && keys[i] === r.keys[i]) i++;
+      best = Math.max(best, i);
+    }
+    return estimateTokens(messages.slice(best) as Array<{ content: string }>, best === 0 ? extra : '');
+  }
+
+  /** Remembers a prompt and the reply to it (a cache holds both: the next turn starts with them). */
+  remember(model: string, messages: ReadonlyArray<{ role: string; content: string }>, reply: string): void {
+    const keys = [...messages.map(keyOf), keyOf({ role: 'assistant', content: reply })];
+    const same = this.recent.findIndex(r => r.model === model && r.keys[0] === keys[0]);
+    if (same >= 0) this.recent.splice(same, 1);
+    this.recent.push({ model, keys });
+    if (this.recent.length > this.size) this.recent.shift();
+  }
+}
+
+function keyOf(m: { role: string; content: string }): string {
+  return `${m.role}\u0000${m.content}`;
 }
 
 /** Runs `fn` with a signal that ends at `timeoutMs` or when `signal` aborts; reports which. */

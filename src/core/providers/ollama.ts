@@ -12,7 +12,7 @@ import { Ollama, type AbortableAsyncIterator, type ChatResponse, type ProgressRe
 import type { Logger } from '../ports';
 import { nullLogger } from '../ports';
 import { ProviderError, classifyProviderError } from './errors';
-import { FetchLike, Watchdog, deliverDelta, estimateTokens, looksTruncated, nodeFetch, withTimeout } from './http';
+import { FetchLike, PromptMemory, Watchdog, deliverDelta, estimateTokens, looksTruncated, nodeFetch, withTimeout } from './http';
 import type {
   ChatDelta, ChatMessage, ChatRequest, ChatResult, Health, LlmProvider, ModelInfo, ModelSummary, PullProgress, ToolCall, WatchdogOptions,
 } from './types';
@@ -45,6 +45,8 @@ export class OllamaProvider implements LlmProvider {
   private readonly pinned = new Map<string, number>();
   private readonly maxCtx = new Map<string, number>();
   private readonly warned = new Set<string>();
+  /** Recent prompts, to tell a cache hit from a cut on servers that count only evaluated prompt tokens. */
+  private readonly prompts = new PromptMemory();
 
   constructor(private readonly opts: OllamaProviderOptions) {
     this.baseUrl = opts.baseUrl.replace(/\/+$/, '');
@@ -161,8 +163,14 @@ export class OllamaProvider implements LlmProvider {
       client.abort();
     }
     if (!final) throw classifyProviderError(new Error('Did not receive done or success response in stream.'), this.ctx(req.model, signal, wd, numCtx));
-    const estimate = estimateTokens(req.messages, req.tools ? JSON.stringify(req.tools) : '');
-    const truncated = looksTruncated(estimate, final.prompt_eval_count, numCtx);
+    const extra = req.tools ? JSON.stringify(req.tools) : '';
+    const estimate = estimateTokens(req.messages, extra);
+    // Only servers that report their prompt cache send it (ollama PR #17943); the package's types predate it.
+    const cachedCount = (final as { prompt_eval_cached_count?: number }).prompt_eval_cached_count;
+    const truncated = looksTruncated({
+      estimate, promptEvalCount: final.prompt_eval_count, cachedCount, numCtx, uncachedEstimate: this.prompts.uncached(req.model, req.messages, extra),
+    });
+    this.prompts.remember(req.model, req.messages, content);
     if (truncated) {
       this.log.warn(`Ollama: ${req.model} evaluated ${final.prompt_eval_count} prompt tokens of about ${estimate} sent (num_ctx ${numCtx}); the prompt was cut silently.`);
     }
@@ -172,6 +180,7 @@ export class OllamaProvider implements LlmProvider {
       toolCalls,
       doneReason: final.done_reason || 'unknown',
       promptTokens: final.prompt_eval_count ?? 0,
+      ...(cachedCount !== undefined && { cachedTokens: cachedCount }),
       completionTokens: final.eval_count ?? 0,
       modelMs: ((final.prompt_eval_duration ?? 0) + (final.eval_duration ?? 0)) / 1e6,
       totalMs: Date.now() - t0,

@@ -133,7 +133,7 @@ export class OpenAiProvider implements LlmProvider {
     let thinking = '';
     const acc: ToolAcc[] = [];
     let finish: string | undefined;
-    let usage: { prompt_tokens?: number; completion_tokens?: number } | undefined;
+    let usage: { prompt_tokens?: number; completion_tokens?: number; prompt_tokens_details?: { cached_tokens?: number } } | undefined;
     let timings: { prompt_ms?: number; predicted_ms?: number } | undefined;
     let sawDone = false;
     let firstAt: number | undefined;
@@ -215,6 +215,7 @@ export class OpenAiProvider implements LlmProvider {
       toolCalls,
       doneReason: finish ?? 'stop',
       promptTokens: usage?.prompt_tokens ?? 0,
+      ...(typeof usage?.prompt_tokens_details?.cached_tokens === 'number' && { cachedTokens: usage.prompt_tokens_details.cached_tokens }),
       completionTokens: usage?.completion_tokens ?? 0,
       // llama.cpp reports timings; otherwise the best we know is the wall time of the reply
       modelMs: timings ? (timings.prompt_ms ?? 0) + (timings.predicted_ms ?? 0) : end - t0,

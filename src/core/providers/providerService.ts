@@ -13,7 +13,15 @@ import { providerFromRow } from '../store/rows';
 import type { Store } from '../store/types';
 import { definedOnly, parseInput } from '../util';
 import { createProvider } from './index';
-import type { Health, LlmProvider } from './types';
+import type { Health, LlmProvider, WatchdogOptions } from './types';
+
+/** How long a model may keep a run waiting: from the host's settings, applied to every client. */
+export interface ProviderTimeouts {
+  /** From sending a request to the first streamed piece (queue, model load, prompt evaluation). */
+  firstTokenTimeoutMs?: number;
+  /** Longest silence between two streamed pieces. */
+  idleTimeoutMs?: number;
+}
 
 export const ProviderInput = z.object({
   kind: ProviderKind,
@@ -44,6 +52,7 @@ export class ProviderService {
     private readonly clock: Clock,
     private readonly log: Logger,
     private readonly secrets?: SecretStore,
+    private readonly timeouts: () => ProviderTimeouts = () => ({}),
   ) {}
 
   list(): Provider[] {
@@ -71,8 +80,11 @@ export class ProviderService {
   edit(id: string, input: Partial<ProviderInput>): Provider {
     const next = { ...this.get(id), ...definedOnly(parseInput(ProviderInput.partial(), input)) };
     next.baseUrl = next.baseUrl.replace(/\/+$/, '');
+    const before = this.get(id);
     this.store.mutate(tx => {
       tx.run('UPDATE providers SET kind = ?, name = ?, base_url = ?, max_concurrency = ? WHERE id = ?', [next.kind, next.name, next.baseUrl, next.maxConcurrency, id]);
+      // Another server (or another kind of server) may well support native tools where this one did not.
+      if (before.baseUrl !== next.baseUrl || before.kind !== next.kind) tx.run('DELETE FROM model_tool_support WHERE provider_id = ?', [id]);
       changed(tx, 'provider', 'updated', id);
     });
     this.clients.delete(id);
@@ -97,17 +109,40 @@ export class ProviderService {
     else await this.secrets.delete(apiKeySecret(id));
   }
 
-  /** The client for a provider; rebuilt when its URL changes. */
+  /** The client for a provider; rebuilt when its URL or the timeout settings change. */
   client(id: string): LlmProvider {
     const p = this.get(id);
+    const t: WatchdogOptions = definedOnly({ firstTokenTimeoutMs: this.timeouts().firstTokenTimeoutMs, idleTimeoutMs: this.timeouts().idleTimeoutMs });
+    const key = `${p.kind}:${p.baseUrl}:${t.firstTokenTimeoutMs ?? ''}:${t.idleTimeoutMs ?? ''}`;
     const cached = this.clients.get(id);
-    if (cached && cached.url === `${p.kind}:${p.baseUrl}`) return cached.client;
+    if (cached && cached.url === key) return cached.client;
     const client = createProvider(
-      { kind: p.kind, baseUrl: p.baseUrl },
+      { kind: p.kind, baseUrl: p.baseUrl, ...t },
       { logger: this.log, getApiKey: this.secrets ? () => this.secrets!.get(apiKeySecret(id)) : undefined },
     );
-    this.clients.set(id, { url: `${p.kind}:${p.baseUrl}`, client });
+    this.clients.set(id, { url: key, client });
     return client;
+  }
+
+  /**
+   * Whether a model takes native tool calls on this provider, as far as a run has found out: `false` once it
+   * answered "does not support tools", so later runs start with the text protocol; undefined when unknown.
+   */
+  nativeTools(providerId: string, model: string): boolean | undefined {
+    const row = this.store.read.get<{ native_tools: number }>('SELECT native_tools FROM model_tool_support WHERE provider_id = ? AND model = ?', [providerId, model]);
+    return row ? row.native_tools === 1 : undefined;
+  }
+
+  /** Remembers what a run found out about a model's native tool calls on this provider. */
+  noteNativeTools(providerId: string, model: string, supported: boolean, reason?: string): void {
+    if (this.nativeTools(providerId, model) === supported) return;
+    this.store.mutate(tx => {
+      if (!tx.get('SELECT 1 AS x FROM providers WHERE id = ?', [providerId])) return; // deleted meanwhile
+      tx.run('INSERT OR REPLACE INTO model_tool_support (provider_id, model, native_tools, reason, noted_at) VALUES (?, ?, ?, ?, ?)', [
+        providerId, model, supported ? 1 : 0, reason ?? null, this.clock.now(),
+      ]);
+      changed(tx, 'provider', 'updated', providerId);
+    });
   }
 
   async check(id: string, signal: AbortSignal): Promise<Health> {

@@ -66,6 +66,8 @@ export interface ChatResult {
   /** 'stop' | 'length' | 'tool_calls' | 'load' | 'unload' as the server said; 'unknown' when it did not. */
   doneReason: string;
   promptTokens: number;
+  /** Of the prompt tokens, those the server read from its prompt cache, when it says (newer Ollama, some /v1 servers). */
+  cachedTokens?: number;
   completionTokens: number;
   /** Time the model spent (prompt eval + generation), from the server's durations when it reports them. */
   modelMs: number;

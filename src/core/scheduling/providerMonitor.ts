@@ -46,6 +46,11 @@ export class ProviderMonitor implements Disposable {
     return this.state.get(id)?.online === false;
   }
 
+  /** Whether any provider is known to be offline (it is re-checked with backoff until it is back). */
+  hasOffline(): boolean {
+    return this.providers.list().some(p => this.state.get(p.id)?.online === false);
+  }
+
   /** Checks every provider whose time has come; resolves when those checks end. */
   async refreshDue(): Promise<void> {
     const now = this.clock.now();

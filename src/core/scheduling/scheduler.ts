@@ -213,7 +213,9 @@ export class Scheduler implements Disposable {
     } catch (e) {
       this.d.log.warn(`[scheduler] lease upkeep failed: ${errorMessage(e)}`);
     }
-    if (this.autoRun || this.requests.size || this.d.runs.running().length || this.reviewCycleWaiting()) {
+    // Also while something waits on a provider coming back (an offline provider, an agent in error), so
+    // that what the views show clears by itself; and while reviews, reworks or subtasks wait.
+    if (this.autoRun || this.requests.size || this.d.runs.running().length || this.reviewCycleWaiting() || this.d.monitor.hasOffline() || this.d.agents.list().some(a => a.status === 'error')) {
       this.d.monitor.refreshDue().catch(e => this.d.log.warn(`[scheduler] provider check failed: ${errorMessage(e)}`));
     }
   }

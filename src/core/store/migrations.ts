@@ -135,7 +135,58 @@ export const MIGRATIONS: readonly Migration[] = [
       'CREATE INDEX tasks_lease ON tasks(status, lease_expires_at)',
     ],
   },
-  // (version 5 is taken by the task-details work: runs that keep their agent's name.)
+  {
+    version: 5,
+    description: 'runs outlive their agent (with its name); what each provider and model said about native tool calls',
+    statements: [
+      // Migration 1 made runs.agent_id cascade, so deleting an agent erased its runs from every task's
+      // history. SQLite cannot drop a foreign key: the table is rebuilt without it, keeping every row in
+      // order, and the agent's name is kept on the run for when the agent is gone.
+      `CREATE TABLE runs_v5 (
+        id TEXT PRIMARY KEY,
+        task_id TEXT NOT NULL REFERENCES tasks(id) ON DELETE CASCADE,
+        agent_id TEXT NOT NULL,
+        agent_name TEXT,
+        started_at INTEGER NOT NULL,
+        ended_at INTEGER,
+        outcome TEXT NOT NULL DEFAULT 'running',
+        reason TEXT,
+        steps INTEGER NOT NULL DEFAULT 0,
+        prompt_tokens INTEGER NOT NULL DEFAULT 0,
+        completion_tokens INTEGER NOT NULL DEFAULT 0,
+        model_ms REAL NOT NULL DEFAULT 0,
+        tests_passed INTEGER NOT NULL DEFAULT 0,
+        tests_failed INTEGER NOT NULL DEFAULT 0,
+        transcript TEXT,
+        owner TEXT,
+        provider_id TEXT,
+        model TEXT,
+        error_kind TEXT,
+        resumed_from TEXT,
+        cached_tokens INTEGER NOT NULL DEFAULT 0
+      )`,
+      `INSERT INTO runs_v5 (id, task_id, agent_id, agent_name, started_at, ended_at, outcome, reason, steps, prompt_tokens, completion_tokens,
+         model_ms, tests_passed, tests_failed, transcript, owner, provider_id, model, error_kind, resumed_from, cached_tokens)
+       SELECT r.id, r.task_id, r.agent_id, a.name, r.started_at, r.ended_at, r.outcome, r.reason, r.steps, r.prompt_tokens, r.completion_tokens,
+         r.model_ms, r.tests_passed, r.tests_failed, r.transcript, r.owner, r.provider_id, r.model, r.error_kind, r.resumed_from, r.cached_tokens
+         FROM runs r LEFT JOIN agents a ON a.id = r.agent_id ORDER BY r.rowid`,
+      'DROP TABLE runs',
+      'ALTER TABLE runs_v5 RENAME TO runs',
+      'CREATE INDEX runs_agent ON runs(agent_id, started_at)',
+      'CREATE INDEX runs_open ON runs(outcome, provider_id, model)',
+      'CREATE INDEX runs_task ON runs(task_id, started_at)',
+      // A model that answered "does not support tools" on a provider: later runs start with the text
+      // protocol instead of meeting the same 400 first. Forgotten when the provider's URL changes.
+      `CREATE TABLE model_tool_support (
+        provider_id TEXT NOT NULL REFERENCES providers(id) ON DELETE CASCADE,
+        model TEXT NOT NULL,
+        native_tools INTEGER NOT NULL,
+        reason TEXT,
+        noted_at INTEGER NOT NULL,
+        PRIMARY KEY (provider_id, model)
+      )`,
+    ],
+  },
   {
     version: 6,
     description: 'reviews: verdicts with findings, review rounds, what each run changed; escalation',

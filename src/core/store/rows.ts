@@ -124,7 +124,7 @@ export function messageFromRow(r: Row): Message {
 
 export function runFromRow(r: Row): Run {
   return parse(Run, {
-    id: r.id, taskId: r.task_id, agentId: r.agent_id, startedAt: num(r.started_at), endedAt: num(r.ended_at),
+    id: r.id, taskId: r.task_id, agentId: r.agent_id, agentName: str(r.agent_name ?? null), startedAt: num(r.started_at), endedAt: num(r.ended_at),
     outcome: r.outcome, reason: str(r.reason), steps: num(r.steps), promptTokens: num(r.prompt_tokens),
     completionTokens: num(r.completion_tokens), modelMs: num(r.model_ms), testsPassed: num(r.tests_passed),
     testsFailed: num(r.tests_failed), transcript: str(r.transcript), providerId: str(r.provider_id ?? null), model: str(r.model ?? null),

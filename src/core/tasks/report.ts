@@ -1,5 +1,5 @@
 /** A task's whole story as Markdown, rendered from the application layer's typed `TaskDetails`. */
-import type { TaskDetails } from '../app/application';
+import type { RunTranscript, TaskDetails } from '../app/application';
 import { PRIORITY_LABELS } from '../model/schemas';
 
 const time = (ms: number) => new Date(ms).toISOString().replace('T', ' ').replace(/\.\d+Z$/, '');
@@ -19,7 +19,7 @@ export function renderTaskReport(r: TaskDetails): string {
   if (r.dependsOn.length) out.push('', `Waits for: ${r.dependsOn.map(d => `${d.title} (${d.status.replace('_', ' ')})`).join('; ')}`);
   if (task.description.trim()) out.push('', '## Description', '', task.description.trim());
   if (task.result) out.push('', '## Result', '', task.result);
-  if (task.failureReason) out.push('', '## Why it stopped', '', task.failureReason);
+  if (task.failureReason) out.push('', task.status === 'cancelled' ? '## Why it was cancelled' : '## Why it stopped', '', task.failureReason);
   if (r.review || r.reviews.length) {
     out.push('', '## Review');
     if (r.review) {
@@ -55,4 +55,29 @@ export function renderTaskReport(r: TaskDetails): string {
 function oneLine(s: string): string {
   const flat = s.replace(/\s*\n\s*/g, ' ⏎ ').replace(/\|/g, '\\|');
   return flat.length > 500 ? `${flat.slice(0, 500)}…` : flat;
+}
+
+/**
+ * A run's conversation as Markdown, to read what the agent was told and what it answered: every message
+ * in a fence longer than any backtick run inside it, so code in replies never breaks the page.
+ */
+export function renderTranscript(t: RunTranscript): string {
+  const r = t.run;
+  const out = [
+    `# ${r.agentName} on "${t.taskTitle}"`,
+    '',
+    `Run started ${time(r.startedAt)} · ${r.outcome}${r.reason ? `: ${oneLine(r.reason)}` : ''} · ${r.steps} step(s) · ${r.promptTokens + r.completionTokens} tokens` +
+      `${r.model ? ` · ${r.model}${r.providerName ? ` on ${r.providerName}` : ''}` : ''}`,
+  ];
+  let step = 0;
+  for (const m of t.messages) {
+    if (m.role === 'assistant') step++;
+    const who = m.role === 'assistant' ? `${r.agentName} (step ${step})` : m.role === 'system' ? 'System prompt' : m.role === 'tool' ? `Tool result${m.toolName ? `: ${m.toolName}` : ''}` : 'To the model';
+    const calls = m.toolCalls?.length ? `\n\nTool calls: ${m.toolCalls.map(c => `${c.name} ${JSON.stringify(c.arguments)}`).join('; ')}` : '';
+    const longest = Math.max(2, ...[...m.content.matchAll(/`+/g)].map(x => x[0].length));
+    const fence = '`'.repeat(longest + 1);
+    out.push('', `## ${who}`, '', `${fence}text`, m.content, fence + calls);
+  }
+  if (!t.messages.length) out.push('', 'The transcript holds no conversation.');
+  return `${out.join('\n')}\n`;
 }

@@ -27,14 +27,14 @@ export const runCommandTool = defineTool({
 
 export const runTestsTool = defineTool({
   name: 'run_tests',
-  description: "Run your folder's tests (the configured test command, or the one detected: npm test, pytest, go test, cargo test) and report passed/failed counts.",
+  description: "Run your folder's tests (the configured test command, or the one detected: npm test, node --test, pytest, go test, cargo test) and report passed/failed counts.",
   input: z.object({}),
   example: {},
   async execute(_args, ctx) {
     const found = await resolveTestCommand(ctx.cwd, ctx.testCommand);
     if (!found) {
       return failure(
-        'No test command was found: add a "test" script to package.json (or pytest tests, go.mod, Cargo.toml) in your folder, or ask the user to set a test command.',
+        'No test command was found: write tests node --test finds (tests/*.test.js), or add a "test" script to package.json (or pytest tests, go.mod, Cargo.toml) in your folder.',
       );
     }
     // The user's own test command needs no approval; a detected one runs code the agent may have written.

@@ -3,10 +3,11 @@
  * itself (the agent's project), in a fixed order so the result is predictable. Parsing reads the
  * summary lines each framework prints; when none is found the exit code decides.
  */
+import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
 import { entryBelow, readDirBelow, readFileBelow } from '../workspace/safeFs';
 
-export type TestFramework = 'npm' | 'pytest' | 'go' | 'cargo' | 'explicit';
+export type TestFramework = 'npm' | 'node' | 'pytest' | 'go' | 'cargo' | 'explicit';
 
 export interface DetectedTestCommand {
   command: string;
@@ -48,6 +49,29 @@ function hasPyTests(dir: string): boolean {
   return has('.') || has('tests');
 }
 
+/**
+ * Files `node --test` runs when given no paths (Node 20 and later): `*.test.js`, `*-test.js`, `*_test.js`,
+ * `test-*.js`, `test.js` (each also .cjs/.mjs), and any script under a `test/` folder.
+ */
+const NODE_TEST_FILE = /^(?:.+[.\-_]test|test-.+|test)\.[cm]?js$/;
+
+/** Whether `node --test` would find a test file here (a bounded walk: three levels, no node_modules or dot folders). */
+async function hasNodeTests(dir: string, depth = 0, inTestDir = false): Promise<boolean> {
+  let entries: import('node:fs').Dirent[];
+  try {
+    entries = await fs.readdir(dir, { withFileTypes: true });
+  } catch {
+    return false;
+  }
+  for (const e of entries) if (e.isFile() && (NODE_TEST_FILE.test(e.name) || (inTestDir && /\.[cm]?js$/.test(e.name)))) return true;
+  if (depth >= 3) return false;
+  for (const e of entries.slice(0, 200)) {
+    if (!e.isDirectory() || e.name === 'node_modules' || e.name.startsWith('.')) continue;
+    if (await hasNodeTests(path.join(dir, e.name), depth + 1, inTestDir || e.name === 'test')) return true;
+  }
+  return false;
+}
+
 /** npm's placeholder script fails on purpose; it is not a test suite. */
 const NPM_PLACEHOLDER = /no test specified/i;
 
@@ -63,6 +87,7 @@ export async function detectTestCommand(dir: string): Promise<DetectedTestComman
       // A broken package.json is the agent's to fix; fall through to other markers.
     }
   }
+  if (await hasNodeTests(dir)) return { command: 'node --test', framework: 'node', reason: 'test files that node --test finds (such as tests/*.test.js)' };
   if (exists(dir, 'pytest.ini')) return { command: 'pytest', framework: 'pytest', reason: 'pytest.ini' };
   const pyproject = readText(dir, 'pyproject.toml');
   if (pyproject && /\[tool\.pytest/.test(pyproject)) return { command: 'pytest', framework: 'pytest', reason: 'pyproject.toml configures pytest' };

@@ -213,8 +213,23 @@ export class PathSandbox {
     }
   }
 
+  /**
+   * A relative path that starts with the agent's folder as its prompt names it (`agents/ada/src/add.js`)
+   * means that file inside the folder: small models often repeat the folder. Unless the folder really has
+   * a subfolder of that name, which then wins. Takes and returns `/`-separated paths.
+   */
+  private withoutOwnFolder(q: string): string {
+    const label = this.writeRootLabel.replace(/\/+$/, '');
+    const rel = q.replace(/^(\.\/)+/, '');
+    if (!label || rel.startsWith('/') || /^[A-Za-z]:\//.test(rel)) return q;
+    const fold = (s: string) => (this.caseInsensitive ? s.toLowerCase() : s);
+    if (fold(rel) !== fold(label) && !fold(rel).startsWith(`${fold(label)}/`)) return q;
+    if (fs.existsSync(path.join(this.writeRoot, label.split('/')[0]))) return q;
+    return rel.slice(label.length + 1) || '.';
+  }
+
   private resolve(p: string, mode: AccessMode): string {
-    const q = this.checkSyntax(p, mode);
+    const q = this.withoutOwnFolder(this.checkSyntax(p, mode));
     // A drive path that this platform's path module does not see as absolute (only when `platform` is
     // overridden) can name no folder of ours.
     if (/^[A-Za-z]:\//.test(q) && !path.isAbsolute(q)) this.refuse(p, 'it resolves outside the allowed folders', mode);

@@ -2,9 +2,10 @@
 import * as vscode from 'vscode';
 import type { Core } from '../../core';
 import { AppError } from '../../core/errors';
-import { AgentName, AgentSettings, ModelName, Role, Skills, describeZodError, type Agent } from '../../core/model/schemas';
+import { AgentName, AgentSettings, ModelName, Role, Skills, describeZodError, type Agent, type Provider } from '../../core/model/schemas';
 import { definedOnly } from '../../core/util';
-import { BACK, presetStep, runSteps, textStep, type PresetItem, type Prompter } from '../input';
+import { BACK, presetStep, runSteps, textStep, type PresetItem, type Prompter, type Step } from '../input';
+import { modelItem } from './providerFlows';
 
 interface RolePreset extends PresetItem {
   skills?: string[];
@@ -25,11 +26,8 @@ const PROTOCOLS: Array<vscode.QuickPickItem & { label: 'auto' | 'native' | 'text
   { label: 'json', detail: 'A JSON object constrained by a schema (for tiny models)' },
 ];
 
-const MODELS: PresetItem[] = [
-  { label: 'deepseek-coder-v2:16b', description: 'DeepSeek Coder V2 16B', detail: 'Strong at code; 8.9 GB, fast on a GPU', value: 'deepseek-coder-v2:16b' },
-  { label: 'gemma3:1b', description: 'Gemma 3 1B', detail: 'Tiny and quick; fine for simple tasks, runs on a CPU', value: 'gemma3:1b' },
-  { label: 'Other…', detail: 'Type the name of any model your provider serves' },
-];
+const ADD_PROVIDER = 'Add a model server…';
+const OTHER_MODEL = 'Other…';
 
 export function validator<T>(schema: { safeParse(v: unknown): { success: true; data: T } | { success: false; error: import('zod').ZodError } }, extra?: (v: T) => string | undefined) {
   return (value: string): string | undefined => {
@@ -55,7 +53,7 @@ export class AgentFlows {
     const core = await this.core();
     core.workspaces.root(); // says "open a folder first" before asking anything
     const title = 'Create Agent';
-    const s = { name: '', role: '', skills: '', model: '', folder: '' };
+    const s = { name: '', role: '', skills: '', providerId: defaultProvider(core).id, model: '', folder: '' };
     const ok = await runSteps([
       textStep(
         this.prompter,
@@ -80,13 +78,11 @@ export class AgentFlows {
         () => ({ title, prompt: 'Skills, separated by commas (tasks are matched to agents by these)', placeholder: 'e.g. typescript, testing', value: s.skills, validate: skillsValidator }),
         v => (s.skills = v),
       ),
-      presetStep(
-        this.prompter,
-        MODELS,
-        { title, placeholder: 'Which model runs this agent? (on Ollama at 127.0.0.1:11434)' },
-        () => ({ title, prompt: 'Model name as your provider knows it', placeholder: 'e.g. qwen2.5-coder:7b', value: s.model, validate: validator(ModelName) }),
-        model => (s.model = model),
-      ),
+      this.providerStep(core, title, () => s.providerId, id => {
+        if (id !== s.providerId) s.model = '';
+        s.providerId = id;
+      }),
+      this.modelStep(core, title, () => s.providerId, () => s.model, m => (s.model = m)),
       async (step, total) => {
         const folder = core.workspaces.defaultFolder(s.name);
         const items: Array<vscode.QuickPickItem & { folder?: string }> = [
@@ -109,11 +105,78 @@ export class AgentFlows {
       },
     ]);
     if (!ok) return undefined;
-    const agent = await core.agents.create({ name: s.name, role: s.role, skills: parseSkills(s.skills), model: s.model, workspace: s.folder });
-    void vscode.window
-      .showInformationMessage(`Agent "${agent.name}" is ready. It works in ${agent.workspace}/.`, 'Open Folder')
-      .then(a => a && vscode.commands.executeCommand('ai2ai.openAgentWorkspace', { kind: 'agent', agent }));
+    const agent = await core.agents.create({ name: s.name, role: s.role, skills: parseSkills(s.skills), providerId: s.providerId, model: s.model, workspace: s.folder });
+    void this.announce(core, agent);
     return agent;
+  }
+
+  /** Says where the new agent works and on what; offers to pull its model when its server lacks it. */
+  private async announce(core: Core, agent: Agent): Promise<void> {
+    const provider = core.providers.get(agent.providerId);
+    const info = await core.app.pullInfo(provider.id, agent.model, AbortSignal.timeout(5000)).catch(() => undefined);
+    const missing = info?.present === false && core.app.canPull(provider.id);
+    const open = 'Open Folder';
+    const pull = 'Pull Model…';
+    const a = await this.prompter.notify(
+      'info',
+      `Agent "${agent.name}" is ready: ${agent.model} on ${provider.name}, working in ${agent.workspace}/.${missing ? ` ${provider.name} does not have ${agent.model} yet.` : ''}`,
+      ...(missing ? [pull, open] : [open]),
+    );
+    if (a === open) await vscode.commands.executeCommand('ai2ai.openAgentWorkspace', agent.id);
+    else if (a === pull) await vscode.commands.executeCommand('ai2ai.pullModel', agent.model, provider.id);
+  }
+
+  /** Which model server runs the agent: the configured ones with their state, or a new one. */
+  private providerStep(core: Core, title: string, current: () => string, set: (id: string) => void): Step {
+    return async (step, totalSteps) => {
+      for (;;) {
+        const items: Array<vscode.QuickPickItem & { providerId?: string }> = [
+          ...core.providers.list().map(p => ({ ...providerItem(core, p), picked: p.id === current() })),
+          { label: ADD_PROVIDER, iconPath: new vscode.ThemeIcon('add'), detail: 'Ollama on another machine or port, LM Studio, llama.cpp, vLLM, or any OpenAI-compatible server' },
+        ];
+        const v = await this.prompter.pick(items, { title, step, totalSteps, placeholder: 'Which model server runs this agent?' });
+        if (typeof v !== 'object') return v ?? false;
+        if (v.providerId) {
+          set(v.providerId);
+          return true;
+        }
+        const added = await vscode.commands.executeCommand<Provider | undefined>('ai2ai.addProvider');
+        if (added) {
+          set(added.id);
+          return true;
+        }
+      }
+    };
+  }
+
+  /**
+   * Which model: the provider's own list (size, loaded first), or, when it cannot be read, the known models
+   * as suggestions with the reason; "Other…" to type any name.
+   */
+  private modelStep(core: Core, title: string, providerId: () => string, current: () => string, set: (model: string) => void): Step {
+    return async (step, totalSteps) => {
+      const p = core.providers.get(providerId());
+      const list = await vscode.window.withProgress({ location: vscode.ProgressLocation.Window, title: `Reading the models of ${p.name}…` }, () =>
+        core.app.models(p.id, AbortSignal.timeout(8000)),
+      );
+      const models = list.ok ? [...list.models].sort((a, b) => Number(b.loaded) - Number(a.loaded) || a.name.localeCompare(b.name)) : list.suggestions;
+      const items: Array<vscode.QuickPickItem & { model?: string }> = models.map(modelItem);
+      const preferred = items.find(i => i.model === current()) ?? items[0];
+      if (preferred) preferred.picked = true;
+      items.push({ label: OTHER_MODEL, detail: `Type the name of a model${core.app.canPull(p.id) ? ' (you can pull it afterwards)' : ''}` });
+      const placeholder = !list.ok
+        ? `Could not read the models of ${p.name} (${oneLine(list.reason)}). Suggestions:`
+        : models.length
+          ? `Which model on ${p.name} runs this agent?`
+          : `${p.name} has no models yet: type the name of one to pull`;
+      return presetStep(
+        this.prompter,
+        items.map(i => ({ ...i, value: i.model })),
+        { title, placeholder },
+        () => ({ title, prompt: `Model name as ${p.name} knows it`, placeholder: 'e.g. qwen2.5-coder:7b', value: current(), validate: validator(ModelName) }),
+        model => set(model),
+      )(step, totalSteps);
+    };
   }
 
   async edit(id?: string): Promise<Agent | undefined> {
@@ -126,6 +189,7 @@ export class AgentFlows {
       { label: 'Name', description: agent.name, key: 'name' as const },
       { label: 'Role', description: agent.role, key: 'role' as const },
       { label: 'Skills', description: agent.skills.join(', ') || 'none', key: 'skills' as const },
+      { label: 'Model server', description: core.providers.list().find(p => p.id === agent.providerId)?.name ?? 'missing', key: 'provider' as const },
       { label: 'Model', description: agent.model, key: 'model' as const },
       { label: 'Folder', description: agent.workspace, key: 'workspace' as const },
       { label: 'Tool protocol', description: st.toolProtocol ?? 'auto', key: 'toolProtocol' as const },
@@ -137,6 +201,15 @@ export class AgentFlows {
     const field = await this.prompter.pick(fields, { title, placeholder: 'What do you want to change?' });
     if (typeof field !== 'object') return undefined;
     switch (field.key) {
+      case 'provider':
+      case 'model': {
+        // A model belongs to a server: a new server asks for its model too.
+        const s = { providerId: agent.providerId, model: agent.model };
+        const steps = [this.modelStep(core, title, () => s.providerId, () => s.model, m => (s.model = m))];
+        if (field.key === 'provider') steps.unshift(this.providerStep(core, title, () => s.providerId, p => (s.providerId = p)));
+        if (!(await runSteps(steps))) return undefined;
+        return core.agents.edit(agent.id, { providerId: s.providerId, model: s.model });
+      }
       case 'toolProtocol': {
         const items = PROTOCOLS.map(p => ({ ...p, picked: p.label === (st.toolProtocol ?? 'auto') }));
         const v = await this.prompter.pick(items, { title, placeholder: 'How the agent calls tools' });
@@ -165,7 +238,6 @@ export class AgentFlows {
       name: validator(AgentName, n => (n.toLowerCase() !== agent.name.toLowerCase() && core.agents.findByName(n) ? `An agent named "${n}" already exists.` : undefined)),
       role: validator(Role),
       skills: skillsValidator,
-      model: validator(ModelName),
       workspace: (v: string) => (v.trim() ? undefined : 'Give a folder relative to the workspace.'),
     }[field.key];
     const value = await this.prompter.input({ title, prompt: `New ${field.label.toLowerCase()}`, value: current, validate });
@@ -206,8 +278,36 @@ export class AgentFlows {
       void vscode.window.showInformationMessage('There is no agent to choose. Create one first.', 'Create Agent').then(a => a && vscode.commands.executeCommand('ai2ai.createAgent'));
       return undefined;
     }
-    const items = agents.map(agent => ({ label: agent.name, description: `${agent.role} · ${agent.model}`, detail: agent.skills.join(', '), agent }));
+    const items = agents.map(agent => ({ label: agent.name, description: `${agent.role} · ${agent.model}${agent.enabled ? '' : ' · disabled'}`, detail: agent.skills.join(', '), agent }));
     const v = await this.prompter.pick(items, { title, placeholder: 'Choose an agent' });
     return typeof v === 'object' ? v.agent : undefined;
   }
+}
+
+/** The provider a new agent starts on: the newest one not known to be offline (the one the user just added). */
+function defaultProvider(core: Core): Provider {
+  const all = core.providers.list();
+  return [...all].reverse().find(p => core.providers.lastHealth(p.id)?.ok !== false) ?? all[0];
+}
+
+/** A provider as the pickers show it: its state first, so it is seen in a narrow picker too. */
+export function providerItem(core: Core, p: Provider): vscode.QuickPickItem & { providerId: string } {
+  const h = core.providers.lastHealth(p.id);
+  const state = !h ? 'not checked' : h.ok ? 'online' : 'offline';
+  return {
+    label: p.name,
+    description: `${state} · ${hostOf(p.baseUrl)}`,
+    detail: `${p.kind === 'ollama' ? 'Ollama' : 'OpenAI-compatible'}${h && !h.ok ? `: ${oneLine(h.reason)}` : ''}`,
+    providerId: p.id,
+  };
+}
+
+/** `http://127.0.0.1:11434` -> `127.0.0.1:11434` (and a path when there is one). */
+export function hostOf(url: string): string {
+  return url.replace(/^https?:\/\//, '').replace(/\/+$/, '');
+}
+
+function oneLine(s: string): string {
+  const flat = s.replace(/\s+/g, ' ').trim();
+  return flat.length > 120 ? `${flat.slice(0, 120)}…` : flat;
 }

@@ -3,7 +3,9 @@ import * as vscode from 'vscode';
 import type { Core } from '../../core';
 import { AppError } from '../../core/errors';
 import { Provider } from '../../core/model/schemas';
+import type { ModelChoice } from '../../core/app/application';
 import type { PullProgress } from '../../core/providers';
+import { formatBytes } from '../../core/util';
 import { pickStep, runSteps, textStep, type Prompter } from '../input';
 import { validator } from './agentFlows';
 
@@ -81,6 +83,8 @@ export class ProviderFlows {
     });
     if (typeof key !== 'string') return;
     await core.providers.setApiKey(p.id, key || undefined);
+    // A refused server may answer now: check it, so its state and its agents' follow.
+    void core.app.checkProvider(p.id).catch(() => undefined);
   }
 
   /** Checks the connection, with progress; the Providers view shows the result. */
@@ -88,9 +92,7 @@ export class ProviderFlows {
     const core = await this.core();
     const p = (id ? core.providers.get(id) : undefined) ?? (await this.pick(core, 'Test Connection'));
     if (!p) return false;
-    const h = await vscode.window.withProgress({ location: vscode.ProgressLocation.Window, title: `Checking ${p.name}…` }, () =>
-      core.providers.check(p.id, AbortSignal.timeout(15_000)),
-    );
+    const h = await vscode.window.withProgress({ location: vscode.ProgressLocation.Window, title: `Checking ${p.name}…` }, () => core.app.checkProvider(p.id));
     if (h.ok) void vscode.window.setStatusBarMessage(`$(pass) ${p.name} is reachable${h.version ? ` (version ${h.version})` : ''}`, 5000);
     else void vscode.window.showWarningMessage(`${p.name} is not reachable: ${h.reason}`);
     return h.ok;
@@ -100,8 +102,9 @@ export class ProviderFlows {
     const core = await this.core();
     const p = (id ? core.providers.get(id) : undefined) ?? (await this.pick(core, 'List Models'));
     if (!p) return undefined;
-    const models = await core.providers.client(p.id).listModels(AbortSignal.timeout(30_000));
-    const items = models.map(m => ({ label: m.name, description: [m.parameterSize, m.quantization].filter(Boolean).join(' · '), detail: m.sizeBytes ? `${(m.sizeBytes / 1e9).toFixed(1)} GB` : undefined }));
+    const list = await core.app.models(p.id, AbortSignal.timeout(30_000));
+    if (!list.ok) throw new AppError('validation', `Could not list the models of ${p.name}: ${list.reason}`);
+    const items = list.models.map(modelItem);
     if (!items.length) {
       void vscode.window.showInformationMessage(`${p.name} has no models yet.${p.kind === 'ollama' ? ' Pull one with "AI2AI: Pull Model".' : ''}`);
       return undefined;
@@ -110,7 +113,10 @@ export class ProviderFlows {
     return typeof v === 'object' ? v.label : undefined;
   }
 
-  /** Pulls an Ollama model with a cancellable progress bar. */
+  /**
+   * Pulls an Ollama model with a cancellable progress bar. Always asks first, naming the model, the server
+   * and the download size ("several GB" when AI2AI does not know the model), whoever asked for the pull.
+   */
   async pull(model?: string, providerId?: string): Promise<boolean> {
     const core = await this.core();
     const p = providerId ? core.providers.get(providerId) : await this.pick(core, 'Pull Model', q => core.app.canPull(q.id));
@@ -118,7 +124,16 @@ export class ProviderFlows {
     if (!core.app.canPull(p.id)) throw new AppError('validation', `${p.name} is not an Ollama server; pull models with its own tools.`);
     const name = model ?? (await this.prompter.input({ title: `Pull Model to ${p.name}`, prompt: 'Model name', placeholder: 'e.g. gemma3:1b or deepseek-coder-v2:16b', validate: v => (/^\S+$/.test(v.trim()) ? undefined : 'A model name, e.g. gemma3:1b') }));
     if (typeof name !== 'string') return false;
-    return vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title: `Pulling ${name}`, cancellable: true }, async (progress, token) => {
+    const info = await core.app.pullInfo(p.id, name, AbortSignal.timeout(10_000));
+    const size = info.sizeBytes ? formatBytes(info.sizeBytes) : 'several GB';
+    const yes = `Download ${name} (${size})`;
+    const ok = await this.prompter.confirm(
+      `Pull ${name} to ${p.name}?`,
+      yes,
+      info.present ? `${p.name} has it already; pulling again fetches any newer version.` : `This downloads about ${size} to ${p.baseUrl}. You can cancel it while it runs.`,
+    );
+    if (!ok) return false;
+    return vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title: `Pulling ${name} (${size})`, cancellable: true }, async (progress, token) => {
       const ac = new AbortController();
       token.onCancellationRequested(() => ac.abort());
       let last = 0;
@@ -138,4 +153,10 @@ export class ProviderFlows {
     const v = await this.prompter.pick(list.map(provider => ({ label: provider.name, description: provider.baseUrl, provider })), { title, placeholder: 'Which provider?' });
     return typeof v === 'object' ? v.provider : undefined;
   }
+}
+
+/** A model as the pickers show it: name; size, parameters and "loaded"; what it is, for a suggestion. */
+export function modelItem(m: ModelChoice): vscode.QuickPickItem & { model: string } {
+  const facts = [m.sizeBytes ? formatBytes(m.sizeBytes) : undefined, m.parameterSize, m.quantization, m.loaded ? 'loaded' : undefined].filter(Boolean);
+  return { label: m.name, description: facts.join(' · '), detail: m.detail, model: m.name };
 }

@@ -10,6 +10,10 @@ import { RUN_ERROR_KINDS } from '../../core/app/application';
 import type { RequestOptions } from '../../core/scheduling/scheduler';
 import type { Agent, Run, Task } from '../../core/model/schemas';
 import type { Prompter } from '../input';
+import { NO_TESTS_NOTE } from '../../core/loop/agentLoop';
+import { formatDuration } from '../../core/util';
+
+const PULL = 'Pull Model…';
 
 export class RunFlows implements vscode.Disposable {
   private readonly channels = new Map<string, vscode.OutputChannel>();
@@ -28,7 +32,17 @@ export class RunFlows implements vscode.Disposable {
       task = (await vscode.commands.executeCommand<Task | undefined>('ai2ai.assignTask', task.id)) ?? undefined;
       if (!task?.assigneeId) return undefined;
     }
-    return this.run(core, task, core.agents.get(task.assigneeId!), opts => core.app.runTask(task!.id, opts));
+    const agent = core.agents.get(task.assigneeId!);
+    if (!agent.enabled) {
+      // Refused before anything changes (the core checks it too); offer the way out.
+      const enable = 'Enable Agent';
+      const a = await this.prompter.notify('warning', `Agent "${agent.name}" is disabled, so "${task.title}" cannot run. Enable the agent first.`, enable);
+      if (a !== enable) return undefined;
+      await vscode.commands.executeCommand('ai2ai.enableAgent', agent.id);
+      if (!core.agents.get(agent.id).enabled) return undefined;
+      return this.runTask(task.id);
+    }
+    return this.run(core, task, agent, opts => core.app.runTask(task!.id, opts));
   }
 
   /** Starts an agent on its most urgent pending task. */
@@ -97,27 +111,37 @@ export class RunFlows implements vscode.Disposable {
       case 'reply':
         break; // already shown piece by piece
       case 'retry':
-        out.append(`\n--- retrying in ${e.delayMs} ms: ${e.reason} ---\n`);
+        out.append(`\n--- ${e.reason} Retry ${e.attempt} of ${e.of} in ${formatDuration(e.delayMs)}. ---\n`);
+        progress.report({ message: `model server problem: retry ${e.attempt} of ${e.of}…` });
+        break;
+      case 'no_tests':
+        out.append(`\n--- ${NO_TESTS_NOTE} ---\n`);
         break;
       default:
         out.append(`\n--- ${e.type} ---\n`);
     }
   }
 
+  /** How the run ended. Every action is a button; a message closed or dismissed runs nothing. */
   private notify(run: Run, task: Task, agent: Agent, out: vscode.OutputChannel): void {
     const show = 'Show Transcript';
+    const details = 'Show Details';
+    const act = (a: string | undefined) => {
+      if (a === show) out.show();
+      else if (a === details) void vscode.commands.executeCommand('ai2ai.showTask', task.id);
+      else if (a === PULL && run.providerId) void vscode.commands.executeCommand('ai2ai.pullModel', agent.model, run.providerId);
+    };
     if (run.outcome === 'completed') {
-      void vscode.window.showInformationMessage(`${agent.name} completed "${task.title}" (${run.testsPassed} tests passing).`, show).then(a => a && out.show());
+      // Said plainly when nothing tested the work.
+      const tests = run.reason === NO_TESTS_NOTE ? ' without tests: none were found.' : ` (${run.testsPassed} test${run.testsPassed === 1 ? '' : 's'} passing).`;
+      void this.prompter.notify('info', `${agent.name} completed "${task.title}"${tests}`, details, show).then(act);
     } else if (run.outcome === 'interrupted') {
-      void vscode.window.showInformationMessage(`"${task.title}" was interrupted and is back in the queue; its next run resumes where it stopped.`);
+      void this.prompter.notify('info', `"${task.title}" was interrupted and is back in the queue; its next run resumes where it stopped.`);
     } else if (run.outcome !== 'cancelled') {
       const msg = `${agent.name} did not finish "${task.title}": ${run.reason ?? run.outcome}`;
-      // Offered only for a missing model, decided by the run's error kind; a dismissed message does nothing.
-      const actions = run.errorKind === RUN_ERROR_KINDS.modelNotFound && run.providerId ? ['Pull Model…', show] : [show];
-      void vscode.window.showWarningMessage(msg, ...actions).then(a => {
-        if (a === show) out.show();
-        else if (a === 'Pull Model…') void vscode.commands.executeCommand('ai2ai.pullModel', agent.model, run.providerId);
-      });
+      // Pulling is offered only for a missing model (the run's error kind, not its text), and asks again first.
+      const actions = run.errorKind === RUN_ERROR_KINDS.modelNotFound && run.providerId ? [PULL, details] : [details, show];
+      void this.prompter.notify('warning', msg, ...actions).then(act);
     }
   }
 

@@ -1,20 +1,24 @@
 /** The user-facing flows for tasks: create, edit, delete, cancel, retry, assign. */
+import * as path from 'node:path';
 import * as vscode from 'vscode';
 import type { Core } from '../../core';
 import { PRIORITY_LABELS, Task, type Agent } from '../../core/model/schemas';
 import { rankAgents } from '../../core/scheduling/match';
 import { canTransitionTask } from '../../core/model/transitions';
-import { pickStep, runSteps, textStep, type Prompter } from '../input';
+import { BACK, pickStep, runSteps, textStep, type Prompter, type Step } from '../input';
 import { ChangeDocuments } from '../changeDocuments';
-import { TaskDocuments } from '../taskDocuments';
+import type { TaskPanels } from '../taskPanel/panel';
 import { parseSkills, skillsValidator, validator } from './agentFlows';
 
-const PRIORITIES = PRIORITY_LABELS.map((label, priority) => ({ label, priority, description: priority === 1 ? 'default' : undefined }));
+const DEFAULT_PRIORITY = 1;
+/** The default is marked and preselected, so Enter takes it. */
+const PRIORITIES = PRIORITY_LABELS.map((label, priority) => ({ label, priority, description: priority === DEFAULT_PRIORITY ? 'default' : undefined }));
 
 export class TaskFlows {
   constructor(
     private readonly core: () => Promise<Core>,
     private readonly prompter: Prompter,
+    private readonly panels: TaskPanels,
     private readonly changes: ChangeDocuments,
   ) {}
 
@@ -22,7 +26,7 @@ export class TaskFlows {
     const core = await this.core();
     const title = 'Create Task';
     const known = [...new Set(core.agents.list().flatMap(a => a.skills))].sort();
-    const s = { title: '', description: '', skills: '', priority: 1, assignee: null as string | null };
+    const s = { title: '', description: '', skills: '', priority: DEFAULT_PRIORITY, attachments: [] as string[], assignee: null as string | null };
     const ok = await runSteps([
       textStep(this.prompter, () => ({ title, prompt: 'What should be done? (a short title)', value: s.title, validate: validator(Task.shape.title) }), v => (s.title = v)),
       textStep(
@@ -38,19 +42,58 @@ export class TaskFlows {
         }),
         v => (s.skills = v),
       ),
-      pickStep(this.prompter, () => PRIORITIES, { title, placeholder: 'Priority' }, v => (s.priority = v.priority)),
+      pickStep(this.prompter, () => PRIORITIES.map(p => ({ ...p, picked: p.priority === s.priority })), { title, placeholder: 'Priority' }, v => (s.priority = v.priority)),
+      this.attachStep(core, title, () => s.attachments, a => (s.attachments = a)),
       pickStep(
         this.prompter,
         () => [
-          { label: 'Leave unassigned', description: 'assign it later', agentId: null as string | null },
-          ...rankAgents(core.agents.list(), { requiredSkills: parseSkills(s.skills) }).map(({ agent, match }) => agentItem(agent, match)),
+          { label: 'Leave unassigned', description: 'assign it later', agentId: null as string | null, picked: s.assignee === null },
+          // Disabled agents are marked and last: they cannot run it until enabled.
+          ...rankAgents(core.agents.list(), { requiredSkills: parseSkills(s.skills) })
+            .sort((a, b) => Number(b.agent.enabled) - Number(a.agent.enabled))
+            .map(({ agent, match }) => ({ ...agentItem(agent, match), picked: s.assignee === agent.id })),
         ],
         { title, placeholder: 'Who should do it?' },
         v => (s.assignee = v.agentId),
       ),
     ]);
     if (!ok) return undefined;
-    return core.tasks.create({ title: s.title, description: s.description, requiredSkills: parseSkills(s.skills), priority: s.priority, assigneeId: s.assignee });
+    return core.tasks.create({
+      title: s.title, description: s.description, requiredSkills: parseSkills(s.skills), priority: s.priority, attachments: s.attachments, assigneeId: s.assignee,
+    });
+  }
+
+  /**
+   * Files the agent should read: the active editor's file first, then the other open files of the
+   * workspace, and "Choose files…". Stored relative to the workspace folder. Enter with none: no files.
+   */
+  private attachStep(core: Core, title: string, current: () => string[], set: (files: string[]) => void): Step {
+    return async (step, totalSteps) => {
+      const root = core.workspaces.root();
+      const rel = (u: vscode.Uri) => {
+        const r = path.relative(root, u.fsPath);
+        return r && !r.startsWith('..') && !path.isAbsolute(r) ? r.split(path.sep).join('/') : u.fsPath;
+      };
+      const active = vscode.window.activeTextEditor?.document.uri;
+      const open = vscode.window.tabGroups.all.flatMap(g => g.tabs).map(t => (t.input instanceof vscode.TabInputText ? t.input.uri : undefined));
+      const files = [...new Set([active, ...open].filter((u): u is vscode.Uri => u?.scheme === 'file').map(rel))].filter(f => !path.isAbsolute(f)).slice(0, 20);
+      const chosen = current();
+      const items: Array<vscode.QuickPickItem & { file?: string; browse?: boolean }> = [
+        ...[...new Set([...files, ...chosen])].map(f => ({
+          label: path.posix.basename(f), description: f, detail: active && rel(active) === f ? 'the active editor' : undefined, file: f, picked: chosen.includes(f),
+        })),
+        { label: 'Choose files…', detail: 'Any file of the workspace', browse: true },
+      ];
+      const v = await this.prompter.pickMany(items, { title, step, totalSteps, placeholder: 'Attach files the agent should read (optional; Enter for none)' });
+      if (v === undefined || v === BACK) return v ?? false;
+      let picked = v.filter(i => i.file).map(i => i.file!);
+      if (v.some(i => i.browse)) {
+        const uris = await vscode.window.showOpenDialog({ canSelectMany: true, canSelectFiles: true, canSelectFolders: false, defaultUri: vscode.Uri.file(root), openLabel: 'Attach' });
+        picked = [...picked, ...(uris ?? []).map(rel)];
+      }
+      set([...new Set(picked)]);
+      return true;
+    };
   }
 
   async edit(id?: string): Promise<Task | undefined> {
@@ -93,13 +136,12 @@ export class TaskFlows {
     }
   }
 
-  /** Opens the task's live, read-only report: details, history, messages, runs. */
-  async show(id?: string): Promise<vscode.TextEditor | undefined> {
+  /** Opens the task's details: a live view with its runs, timeline, messages and actions. */
+  async show(id?: string): Promise<vscode.WebviewPanel | undefined> {
     const core = await this.core();
     const task = taskOf(core, id) ?? (await this.pickTask(core, 'Show Task Details'));
     if (!task) return undefined;
-    const doc = await vscode.workspace.openTextDocument(TaskDocuments.uri(task.id));
-    return vscode.window.showTextDocument(doc, { preview: true });
+    return this.panels.show(core, task.id);
   }
 
   async delete(id?: string): Promise<boolean> {
@@ -130,6 +172,7 @@ export class TaskFlows {
     if (agentId) return core.app.assign(task.id, agentId);
     // Ranked by the scheduler's own score, with its reasons; disabled agents are marked and last.
     const ranked = core.app.rankAgents(task.id).sort((a, b) => Number(b.agent.enabled) - Number(a.agent.enabled));
+    const current = task.assigneeId;
     if (!ranked.length) {
       void vscode.window.showInformationMessage('There is no agent to assign it to. Create one first.', 'Create Agent').then(a => a && vscode.commands.executeCommand('ai2ai.createAgent'));
       return undefined;
@@ -137,9 +180,10 @@ export class TaskFlows {
     const items: Array<vscode.QuickPickItem & { agentId: string | null; reason?: string }> = ranked.map(s => ({
       label: s.agent.name,
       description: `${s.agent.role} · ${s.agent.model} · ${s.agent.enabled ? s.agent.status : 'disabled'}`,
-      detail: s.reasons.join(' · '),
+      detail: s.agent.enabled ? s.reasons.join(' · ') : `Disabled: enable it before it can run this. ${s.reasons.join(' · ')}`,
       agentId: s.agent.id,
       reason: s.reasons.join(', '),
+      picked: s.agent.id === current,
     }));
     if (task.assigneeId) items.push({ label: 'Unassign', description: '', detail: 'Leave it on the board without an agent', agentId: null });
     const v = await this.prompter.pick(items, { title: `Assign "${task.title}"`, placeholder: 'Best first: skills, past results on them, model loaded, queue' });

@@ -2,6 +2,7 @@
 import * as vscode from 'vscode';
 import type { Core } from '../../core';
 import type { Provider } from '../../core/model/schemas';
+import { hostOf } from '../flows/agentFlows';
 import { TreeBase } from './base';
 
 export type ProviderNode = { kind: 'provider'; provider: Provider };
@@ -26,13 +27,15 @@ export class ProvidersTree extends TreeBase<ProviderNode> {
     const item = new vscode.TreeItem(p.name, vscode.TreeItemCollapsibleState.None);
     item.id = `provider:${p.id}`;
     const state = !health ? 'not checked' : health.ok ? `online${health.version ? ` ${health.version}` : ''}` : 'offline';
-    item.description = `${p.baseUrl} · ${state}`;
+    // The state first: a normal-width sidebar cuts the end of the line, not its start.
+    item.description = `${state} · ${hostOf(p.baseUrl)}`;
     item.iconPath = !health
       ? new vscode.ThemeIcon('circle-large-outline')
       : health.ok
         ? new vscode.ThemeIcon('pass-filled', new vscode.ThemeColor('testing.iconPassed'))
         : new vscode.ThemeIcon('error', new vscode.ThemeColor('testing.iconFailed'));
-    item.tooltip = `${p.kind === 'ollama' ? 'Ollama' : 'OpenAI-compatible'} at ${p.baseUrl}, ${p.maxConcurrency} request(s) at once${health && !health.ok ? `\n\nOffline: ${health.reason}` : ''}`;
+    item.tooltip = `${p.name}: ${state}\n${p.kind === 'ollama' ? 'Ollama' : 'OpenAI-compatible'} at ${p.baseUrl}, ${p.maxConcurrency} request(s) at once${health && !health.ok ? `\n\nOffline: ${health.reason}` : ''}`;
+    item.accessibilityInformation = { label: `Model provider ${p.name}, ${state}, ${p.baseUrl}` };
     item.contextValue = `provider.${p.kind}`;
     return item;
   }

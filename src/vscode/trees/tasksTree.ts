@@ -2,7 +2,8 @@
 import * as vscode from 'vscode';
 import { PRIORITY_LABELS, type Agent, type Task, type TaskStatus } from '../../core/model/schemas';
 import type { Core } from '../../core';
-import { TreeBase, relativeTime } from './base';
+import type { Logger } from '../../core/ports';
+import { REFRESH_DELAY_MS, TreeBase, relativeTime } from './base';
 
 export type TaskNode = { kind: 'group'; status: TaskStatus; count: number } | { kind: 'task'; task: Task; assignee?: Agent };
 
@@ -31,6 +32,64 @@ const STATUS_ICON: Record<TaskStatus, vscode.ThemeIcon> = {
 
 export class TasksTree extends TreeBase<TaskNode> {
   private cache: { byStatus: Map<TaskStatus, TaskNode[]>; all: Task[] } | undefined;
+  private view: vscode.TreeView<TaskNode> | undefined;
+  /** A task that finished while the view was hidden: revealed when it is shown. */
+  private pendingReveal: string | undefined;
+  private viewSub: vscode.Disposable | undefined;
+
+  private log: Logger | undefined;
+
+  setView(view: vscode.TreeView<TaskNode>, log?: Logger): void {
+    this.view = view;
+    this.log = log;
+    this.viewSub = view.onDidChangeVisibility(e => {
+      if (e.visible && this.pendingReveal) void this.reveal(this.pendingReveal);
+    });
+  }
+
+  override attach(core: Core): void {
+    super.attach(core);
+    // A finished task would otherwise vanish into a collapsed group: show it there, selected.
+    this.extra = core.runs.onDidEnd(e => {
+      if (!e.requeued && e.run.outcome !== 'interrupted') void this.reveal(e.taskId);
+    });
+  }
+
+  private extra: { dispose(): void } | undefined;
+
+  /** Expands the task's group and selects the task (without taking the focus). */
+  async reveal(taskId: string): Promise<boolean> {
+    if (!this.view) return false;
+    if (!this.view.visible) {
+      this.log?.debug(`[tasks view] task ${taskId} is revealed when the view is shown`);
+      this.pendingReveal = taskId;
+      return false;
+    }
+    this.pendingReveal = undefined;
+    // After the repaint that the run's last changes asked for, so the task is found in its new group; a
+    // repaint racing the reveal can drop the selection, so it is checked and tried once more.
+    for (let attempt = 0; attempt < 3; attempt++) {
+      await new Promise(r => setTimeout(r, REFRESH_DELAY_MS * 3));
+      const task = this.core?.tasks.find(taskId);
+      const node = task && this.load().get(task.status)?.find(n => n.kind === 'task' && n.task.id === taskId);
+      if (!task || !node) return false; // deleted meanwhile
+      try {
+        await this.view.reveal(node, { select: true, focus: false, expand: true });
+      } catch (e) {
+        this.log?.debug(`[tasks view] could not reveal "${task.title}": ${e instanceof Error ? e.message : String(e)}`);
+        continue;
+      }
+      await new Promise(r => setTimeout(r, REFRESH_DELAY_MS * 2)); // the selection arrives as an event
+      if (this.view.selection.some(n => n.kind === 'task' && n.task.id === taskId)) return true;
+    }
+    return false;
+  }
+
+  getParent(node: TaskNode): TaskNode | undefined {
+    if (node.kind === 'group') return undefined;
+    const status = node.task.status;
+    return { kind: 'group', status, count: this.load().get(status)?.length ?? 0 };
+  }
 
   protected cares(entity: string): boolean {
     return entity === 'task' || entity === 'agent';
@@ -42,6 +101,12 @@ export class TasksTree extends TreeBase<TaskNode> {
 
   protected override invalidate(): void {
     this.cache = undefined;
+  }
+
+  override dispose(): void {
+    this.extra?.dispose();
+    this.viewSub?.dispose();
+    super.dispose();
   }
 
   /** One read of the board per repaint, shared by every group. */

@@ -32,6 +32,27 @@ describe('test command detection', () => {
     write(f.dir, 'pyproject.toml', '[project]\nname="x"\n');
     assert.equal(await detectTestCommand(f.dir), undefined);
   });
+  for (const file of ['tests/add.test.js', 'test/add.js', 'add.test.mjs', 'src/lib/add_test.cjs', 'tests/unit/test-add.js', 'test.js']) {
+    it(`${file} and no test script -> node --test`, async () => {
+      write(f.dir, 'package.json', JSON.stringify({ name: 'x' }));
+      write(f.dir, file, "require('node:test')('t', () => {});\n");
+      assert.deepEqual(await detectTestCommand(f.dir), {
+        command: 'node --test', framework: 'node', reason: 'test files that node --test finds (such as tests/*.test.js)',
+      });
+    });
+  }
+  it('a fresh agent folder (README, empty src/ and tests/) has no tests; node_modules and plain sources do not count', async () => {
+    write(f.dir, 'README.md', '# Ada\n');
+    write(f.dir, 'src/add.js', 'module.exports = 1;\n');
+    write(f.dir, 'tests/helpers.js', '');
+    write(f.dir, 'node_modules/x/x.test.js', '');
+    assert.equal(await detectTestCommand(f.dir), undefined);
+  });
+  it('a test script still wins over node --test files', async () => {
+    write(f.dir, 'package.json', JSON.stringify({ scripts: { test: 'jest' } }));
+    write(f.dir, 'tests/add.test.js', '');
+    assert.equal((await detectTestCommand(f.dir))?.command, 'npm test');
+  });
   it('go.mod -> go test ./...', async () => {
     write(f.dir, 'go.mod', 'module x\n');
     assert.equal((await detectTestCommand(f.dir))?.command, 'go test ./...');
