@@ -1,4 +1,5 @@
 import * as assert from 'node:assert/strict';
+import { sandboxSetup } from '../sandbox/setup';
 import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import * as path from 'node:path';
@@ -15,7 +16,8 @@ describe('application layer: what a new user meets in the first hour', function 
   let t: TempCore;
   let fake: FakeOllama;
   beforeEach(async () => {
-    t = await tempCore({ allowlist: ['npm test', 'node --test'] });
+    // Commands run in the real OS sandbox, as in the extension (allowlisted ones without asking).
+    t = await tempCore({ allowlist: ['npm test', 'node --test'] }, { approvals: { approve: async () => false, trusted: () => true, commands: () => sandboxSetup() } });
     fake = await startFakeOllama();
     t.core.providers.edit('ollama-local', { baseUrl: fake.url });
   });

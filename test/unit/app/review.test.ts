@@ -78,7 +78,7 @@ describe('AI-to-AI review: reviewer agents, verdicts, rounds', function () {
     const reviewTasks = t.core.tasks.list().filter(x => x.reviewOf === task.id);
     assert.equal(reviewTasks.length, 2);
     assert.ok(reviewTasks.every(r => r.assigneeId !== ada.id && r.status === 'completed'));
-    assert.equal(t.core.tasks.get(task.id).result, 'fixed the sign');
+    assert.match(t.core.tasks.get(task.id).result ?? '', /^fixed the sign/);
     assert.equal(fs.readFileSync(path.join(t.workspaceDir, 'agents/ada/src/add.js'), 'utf8'), 'module.exports = (a, b) => a + b;\n');
   });
 

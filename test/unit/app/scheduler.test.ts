@@ -178,7 +178,7 @@ describe('the team runs itself: application layer, scheduler, leases', function 
       if (route === 'app') t.core.app.cancel(task.id);
       else {
         const w = worker({ storage: t.storageDir, workspace: t.workspaceDir, mode: 'cancel', taskId: task.id });
-        await until('the other process to cancel', () => w.lines.includes('ready'));
+        await until('the other process to cancel', () => w.lines.includes('cancelled'));
         at = Date.now();
         await w.exited;
       }

@@ -109,7 +109,7 @@ describe('agents as a team: messages, questions, subtasks, escalation', function
     assert.match(resumed[resumed.length - 1].content, /"part one" \(\w+\): completed: did part one/);
     assert.match(resumed[resumed.length - 1].content, /"part two" \(Bo\): completed: did part two/, 'the design part went to the agent with the skill');
     assert.ok(resumed.some(m => m.role === 'assistant' && m.content.includes('<create_subtasks>')), 'it resumed its own conversation');
-    assert.equal(t.core.tasks.get(parent.id).result, 'assembled both parts');
+    assert.match(t.core.tasks.get(parent.id).result ?? '', /^assembled both parts/);
   });
 
   it('subtask depth and count are capped, with a reason', async () => {
@@ -132,9 +132,9 @@ describe('agents as a team: messages, questions, subtasks, escalation', function
     await until('the fallback to finish it', () => t.core.tasks.get(task.id).status === 'completed');
     const done = t.core.tasks.get(task.id);
     assert.equal(done.assigneeId, bo.id);
-    assert.equal(done.result, 'done by Bo');
+    assert.match(done.result ?? '', /^done by Bo/);
     const boPrompt = chats(B)[0][1].content;
-    assert.match(boPrompt, /Ada got stuck \(The model gave 3 unusable replies in a row[\s\S]*Escalated to Bo\. What Ada tried:\n- hmm\n- let me think\n- not sure/);
+    assert.match(boPrompt, /Ada got stuck \([\s\S]*could not be used[\s\S]*\)\. Escalated to Bo\. What Ada tried:\n- hmm\n- let me think\n- not sure/);
 
     // Bo gets stuck on the next one too: no second escalation.
     await t.core.agents.edit(bo.id, { settings: { fallbackAgent: 'Ada' } });

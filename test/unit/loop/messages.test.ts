@@ -1,4 +1,5 @@
 import * as assert from 'node:assert/strict';
+import { sandboxSetup } from '../sandbox/setup';
 import * as fs from 'node:fs';
 import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -197,7 +198,8 @@ describe('run messages that are true', function () {
     it('a node --test folder is tested before complete is accepted', async () => {
       fs.mkdirSync(path.join(dir, 'tests'));
       fs.writeFileSync(path.join(dir, 'tests', 'a.test.js'), "require('node:test')('a', () => {});\n");
-      const { r, events } = await run('gemma3:1b', [complete], { toolContext: { ...input('gemma3:1b').toolContext, allowlist: ['node --test'] } });
+      // Tests run in the OS sandbox, as in the extension (allowlisted ones without asking).
+      const { r, events } = await run('gemma3:1b', [complete], { toolContext: { ...input('gemma3:1b').toolContext, allowlist: ['node --test'], commands: await sandboxSetup() } });
       assert.equal(r.outcome, 'completed', r.reason);
       assert.equal(r.testsRan, true);
       assert.equal(r.testsPassed, 1);
