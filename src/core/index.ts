@@ -54,7 +54,11 @@ export interface CoreSettings extends AgentWorkspaceSettings {
 }
 
 /** Without a host to ask, nothing off the allowlist runs. */
-export const refuseApprovals: Approvals = { approve: () => Promise.resolve(false), trusted: () => true };
+export const refuseApprovals: Approvals = {
+  approve: () => Promise.resolve(false),
+  trusted: () => true,
+  refusal: 'it is not on the allowlist of commands, and no one is here to approve it (AI2AI runs without an editor; its operator can allow such commands with --allow-commands).',
+};
 
 export interface Core extends Disposable {
   readonly store: Store;

@@ -26,6 +26,8 @@ import { systemPrompt, taskMessage } from './prompt';
 export interface Approvals {
   approve(command: string): Promise<boolean>;
   trusted(): boolean;
+  /** Why a command off the allowlist is refused when there is no one to ask (headless): told to the model and on the task. */
+  refusal?: string;
 }
 
 /** How runs are bounded: from the host's settings (CoreSettings), never read per call by a front end. */
@@ -173,6 +175,7 @@ export class RunExecutor {
           },
           toolContext: {
             sandbox, cwd: folder, runCommand, approve: c => this.d.approvals.approve(c), trusted: this.d.approvals.trusted(), allowlist: settings.allowlist,
+            refusal: this.d.approvals.refusal,
             testCommand: explicitTests,
             onProgress: text => update(plans++ === 0 ? 'plan' : 'progress', text),
             sendMessage: (to, body) => {

@@ -178,6 +178,9 @@ export async function authorizeCommand(command: string, ctx: ToolContext, option
   if (options.preapproved) return { allowed: true, how: 'preapproved' };
   if (isAllowlisted(command, ctx.allowlist)) return { allowed: true, how: 'allowlist' };
   const approved = await ctx.approve(command);
+  if (!approved && ctx.refusal) {
+    return { allowed: false, message: `The command "${command}" was refused: ${ctx.refusal} Do not run it again; continue without it or choose a different approach.` };
+  }
   if (!approved) {
     return {
       allowed: false,

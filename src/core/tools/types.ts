@@ -83,6 +83,8 @@ export interface ToolContext {
   approve(command: string): Promise<boolean>;
   /** Workspace trust: false means no command runs at all. */
   trusted: boolean;
+  /** Set where no one can approve (headless): why a command off the allowlist is refused. */
+  refusal?: string;
   /** Commands that run without asking, matched as executable + argument prefix ("npm test", "node"). */
   allowlist: readonly string[];
   /** Test command set by the user for this agent or task; detected from the folder when absent. */
