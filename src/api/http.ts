@@ -5,29 +5,34 @@ import { ApiError, type ErrorBody } from './errors';
 /** Bodies over this are refused with 413 before they are read to the end. */
 export const DEFAULT_BODY_LIMIT = 1024 * 1024;
 
-/** The raw body, refused with 413 as soon as it is known to be too large (declared or read). */
+/**
+ * The raw body, refused with 413 when it is larger than `limit`. A body up to 8 times the limit is read
+ * to its end and dropped first, so the client, still sending, reads the answer instead of a broken pipe;
+ * a larger one is refused at once and the connection closed.
+ */
 export function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
+  const tooLarge = () => new ApiError(413, 'payload_too_large', `The body is larger than ${limit} bytes.`);
   const declared = Number(req.headers['content-length']);
-  if (Number.isFinite(declared) && declared > limit) {
-    return Promise.reject(new ApiError(413, 'payload_too_large', `The body is larger than ${limit} bytes.`));
-  }
+  if (Number.isFinite(declared) && declared > limit * 8) return Promise.reject(tooLarge());
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     let size = 0;
-    let done = false;
+    let settled = false;
+    const over = Number.isFinite(declared) && declared > limit;
     req.on('data', (c: Buffer) => {
-      if (done) return;
       size += c.length;
-      if (size > limit) {
-        done = true;
-        reject(new ApiError(413, 'payload_too_large', `The body is larger than ${limit} bytes.`));
-        req.resume();
-        return;
-      }
-      chunks.push(c);
+      if (size > limit * 8 && !settled) {
+        settled = true;
+        reject(tooLarge());
+      } else if (size <= limit && !over) chunks.push(c);
     });
-    req.on('end', () => !done && ((done = true), resolve(Buffer.concat(chunks))));
-    req.on('error', e => !done && ((done = true), reject(e)));
+    req.on('end', () => {
+      if (settled) return;
+      settled = true;
+      if (over || size > limit) reject(tooLarge());
+      else resolve(Buffer.concat(chunks));
+    });
+    req.on('error', e => !settled && ((settled = true), reject(e)));
   });
 }
 

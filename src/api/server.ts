@@ -92,14 +92,27 @@ export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer>
     sendJson(res, route.status ?? 200, result);
   };
 
-  const server = http.createServer((req, res) => {
+  const onRequest = (req: http.IncomingMessage, res: http.ServerResponse) => {
     handle(req, res).catch(e => {
       const { status, body } = toHttpError(e);
       if (status >= 500) log.error(`[api] ${req.method} ${req.url}: ${errorMessage(e)}`);
-      // An oversize body is not read to the end: say so and close, so the client stops sending.
-      if (status === 413) res.setHeader('connection', 'close');
       sendError(res, status, body);
     });
+  };
+  const server = http.createServer(onRequest);
+  // "Expect: 100-continue" (curl sends it for large bodies): refuse before the body is sent when we can.
+  server.on('checkContinue', (req: http.IncomingMessage, res: http.ServerResponse) => {
+    try {
+      gate(req);
+      if (Number(req.headers['content-length']) > limit) throw new ApiError(413, 'payload_too_large', `The body is larger than ${limit} bytes.`);
+    } catch (e) {
+      const { status, body } = toHttpError(e);
+      res.setHeader('connection', 'close');
+      sendError(res, status, body);
+      return;
+    }
+    res.writeContinue();
+    onRequest(req, res);
   });
   server.on('upgrade', (req: http.IncomingMessage, socket: Duplex, head: Buffer) => {
     try {

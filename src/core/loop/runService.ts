@@ -150,7 +150,7 @@ export class RunExecutor {
       const unread = activity.inbox(agent.id, { unreadOnly: true });
       const names = new Map(agents.list().map(a => [a.id, a.name]));
       const feedback = activity.updates(taskId).filter(u => u.kind === 'feedback').map(u => u.body);
-      const attachments = await Promise.all(task.attachments.map(async p => ({ path: p, content: await readAttachment(sandbox, p) })));
+      const attachments = await Promise.all(task.attachments.map(async p => ({ path: p, content: await readAttachment(sandbox, this.d.workspaceFolders.folders()[0], p) })));
       const earlier = claim.resumeFrom ? this.readTranscript(claim.resumeFrom.runId) : undefined;
       const tree = await listing(folder, signal);
       update('status', `${agent.name} ${earlier ? 'resumed' : 'started'} (model ${agent.model} on ${claim.provider.name}, ${protocol} tool protocol, context ${numCtx} tokens)`);
@@ -279,9 +279,10 @@ async function listing(folder: string, signal: AbortSignal): Promise<string> {
   return lines.join('\n');
 }
 
-async function readAttachment(sandbox: PathSandbox, p: string): Promise<string> {
+/** Attachments name files of the workspace relative to its (first) folder, not to the agent's. */
+async function readAttachment(sandbox: PathSandbox, root: string | undefined, p: string): Promise<string> {
   try {
-    const abs = sandbox.resolveRead(p);
+    const abs = sandbox.resolveRead(root && !path.isAbsolute(p) ? path.resolve(root, p) : p);
     const buf = await fs.promises.readFile(abs);
     return buf.subarray(0, 64 * 1024).toString('utf8');
   } catch (e) {
