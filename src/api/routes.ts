@@ -207,7 +207,12 @@ export const ROUTES: Route[] = [
     handler: ({ core, body }) => core.tasks.create(body),
   }),
   route({
-    method: 'GET', path: '/v1/tasks/{id}', tag: 'tasks', summary: 'Read a task with its assignee, dependencies, runs, updates, messages and queue state',
+    method: 'GET', path: '/v1/tasks/{id}', tag: 'tasks', summary: 'Read a task',
+    params: IdParam, response: TaskOut,
+    handler: ({ core, params }) => core.tasks.get(params.id),
+  }),
+  route({
+    method: 'GET', path: '/v1/tasks/{id}/details', tag: 'tasks', summary: 'A task with its assignee, dependencies, runs, updates, messages and queue state',
     params: IdParam, response: TaskDetailsOut,
     handler: ({ core, params }) => core.app.taskDetails(params.id),
   }),

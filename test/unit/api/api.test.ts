@@ -53,8 +53,8 @@ describe('local API over real HTTP and WebSocket, against the headless entry', f
     fake.script(MODEL, { ...asText({ tool: 'write_file', args: { path: 'src/a.js', content: 'module.exports = 1;\n' } }), delayMs: 20 }, complete('a.js written'));
     const run = await call(h, 'POST', `/v1/tasks/${task.id}/run`);
     assert.equal(run.status, 202, JSON.stringify(run.body));
-    await until('the task to complete', async () => (await call<{ task: Task }>(h, 'GET', `/v1/tasks/${task.id}`)).body.task.status === 'completed');
-    const details = (await call(h, 'GET', `/v1/tasks/${task.id}`)).body;
+    await until('the task to complete', async () => (await call<Task>(h, 'GET', `/v1/tasks/${task.id}`)).body.status === 'completed');
+    const details = (await call(h, 'GET', `/v1/tasks/${task.id}/details`)).body;
     assert.equal(details.task.result, 'a.js written');
     assert.equal(details.runs.length, 1);
     assert.equal(details.runs[0].outcome, 'completed');
@@ -269,7 +269,7 @@ describe('headless entry', function () {
       const again = await startHeadless([], { storage: h.storage, workspace: h.workspace });
       try {
         assert.equal(again.token, h.token);
-        const t = (await call(again, 'GET', `/v1/tasks/${task.id}`)).body;
+        const t = (await call(again, 'GET', `/v1/tasks/${task.id}/details`)).body;
         assert.equal(t.task.status, 'pending');
         assert.deepEqual(t.runs.map((r: { outcome: string }) => r.outcome), ['interrupted']);
       } finally {
