@@ -281,6 +281,37 @@ describe('headless entry', function () {
     }
   });
 
+  it('refuses commands off the allowlist with the reason, unless --allow-commands', async () => {
+    const fake = await startFakeOllama();
+    try {
+      for (const allow of [false, true]) {
+        const h = await startHeadless(allow ? ['--allow-commands'] : []);
+        try {
+          await call(h, 'PATCH', '/v1/providers/ollama-local', { body: { baseUrl: fake.url } });
+          const agent = (await call<Agent>(h, 'POST', '/v1/agents', { body: { name: 'Cmd', role: 'developer', model: MODEL } })).body;
+          const task = (await call<Task>(h, 'POST', '/v1/tasks', { body: { title: 'run a command', assigneeId: agent.id } })).body;
+          fake.script(MODEL, asText({ tool: 'run_command', args: { command: 'node -e "console.log(6*7)"' } }), complete('ran it'));
+          await call(h, 'POST', `/v1/tasks/${task.id}/run`);
+          await until('the task to complete', async () => (await call<Task>(h, 'GET', `/v1/tasks/${task.id}`)).body.status === 'completed');
+          const updates = (await call(h, 'GET', `/v1/tasks/${task.id}/updates`)).body.items.map((u: { body: string }) => u.body).join('\n');
+          const toModel = JSON.stringify(fake.requestsTo('/api/chat').at(-1)!.body.messages);
+          if (allow) {
+            assert.doesNotMatch(updates, /refused/);
+            assert.match(toModel, /42/, 'the command ran');
+          } else {
+            assert.match(updates, /run_command: The command "node -e .*" was refused: it is not on the allowlist of commands, and no one is here to approve it .*--allow-commands/);
+            assert.match(toModel, /was refused/);
+          }
+        } finally {
+          await h.stop();
+          h.cleanup();
+        }
+      }
+    } finally {
+      await fake.close();
+    }
+  });
+
   it('refuses a token file others may read, and says why', async () => {
     const h = await startHeadless();
     await h.stop();
