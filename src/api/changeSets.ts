@@ -9,6 +9,10 @@ import { ApiError } from './errors';
 export const ChangeStatus = z.enum(['proposed', 'accepted', 'rejected', 'conflict']);
 
 export const FileChange = z.object({
+  id: z.string(),
+  taskId: z.string(),
+  agentId: z.string().nullable(),
+  runId: z.string().nullable(),
   /** Path relative to the workspace folder, with forward slashes. */
   path: z.string(),
   status: ChangeStatus,
@@ -18,6 +22,7 @@ export const FileChange = z.object({
   after: z.string().nullable(),
   /** Set when the file changed on disk since the agent read it. */
   conflict: z.string().nullable(),
+  createdAt: z.number().int(),
   updatedAt: z.number().int(),
 });
 export type FileChange = z.infer<typeof FileChange>;

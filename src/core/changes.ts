@@ -7,7 +7,7 @@
 import { Emitter } from './events';
 import type { ChangeRecord, ReadApi, WriteApi } from './store/types';
 
-export type Entity = 'provider' | 'agent' | 'task' | 'update' | 'message' | 'run';
+export type Entity = 'provider' | 'agent' | 'task' | 'update' | 'message' | 'run' | 'change';
 
 export interface EntityChange extends ChangeRecord {
   entity: Entity;

@@ -4,6 +4,7 @@
  */
 import * as path from 'node:path';
 import { AgentService } from './agents/agentService';
+import { ChangeSetService } from './changesets/changeSetService';
 import { ChangeBus, type CoreChange } from './changes';
 import { DisposableStore, type Disposable } from './events';
 import { nullLogger, systemClock, type Clock, type Logger, type WorkspaceFolders } from './ports';
@@ -68,6 +69,8 @@ export interface Core extends Disposable {
   readonly activity: ActivityService;
   readonly workspaces: AgentWorkspaces;
   readonly providers: ProviderService;
+  /** Agents' proposed changes to attached files outside their folders: list, diff, accept, reject. */
+  readonly changeSets: ChangeSetService;
   /** Executes claimed runs; lists runs. */
   readonly executor: RunExecutor;
   /** This process's runs: start, the one cancel, leases. */
@@ -103,9 +106,10 @@ export async function openCore(opts: CoreOptions): Promise<Core> {
   const tasks = new TaskService(store, clock, log);
   const activity = new ActivityService(store, clock);
   const providers = new ProviderService(store, clock, log, opts.secrets);
+  const changeSets = new ChangeSetService(store, opts.workspaceFolders, clock, log);
   const schedulerSettings = (): SchedulerSettings => ({ ...DEFAULT_SCHEDULER, ...opts.settings().scheduler });
   const executor = new RunExecutor({
-    store, agents, tasks, activity, providers, clock, log,
+    store, agents, tasks, activity, providers, changeSets, clock, log,
     workspaceFolders: opts.workspaceFolders,
     transcriptsDir: path.join(opts.storageDir, 'transcripts'),
     approvals: opts.approvals ?? refuseApprovals,
@@ -141,6 +145,7 @@ export async function openCore(opts: CoreOptions): Promise<Core> {
     tasks,
     activity,
     providers,
+    changeSets,
     executor,
     runs,
     monitor,

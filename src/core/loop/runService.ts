@@ -5,6 +5,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { AgentService } from '../agents/agentService';
+import { MAX_CHANGE_BYTES, normalizeAttachment, readOrNull, type ChangeSetService } from '../changesets/changeSetService';
 import type { Claim } from '../app/claims';
 import { AppError, errorMessage } from '../errors';
 import type { Run, TaskUpdateKind } from '../model/schemas';
@@ -16,7 +17,7 @@ import { runFromRow } from '../store/rows';
 import type { Store } from '../store/types';
 import type { ActivityService } from '../tasks/activityService';
 import type { TaskService } from '../tasks/taskService';
-import { createToolRegistry, resolveTestCommand, runCommand, type ToolRegistry } from '../tools';
+import { createToolRegistry, resolveTestCommand, runCommand, type ProposalPort, type ToolRegistry } from '../tools';
 import { walk } from '../tools/walk';
 import { PathSandbox } from '../workspace/sandbox';
 import { runAgentLoop, type LoopBudgets, type LoopEvent, type LoopResult } from './agentLoop';
@@ -69,6 +70,8 @@ export class RunExecutor {
       tasks: TaskService;
       activity: ActivityService;
       providers: ProviderService;
+      /** Where writes to attached files outside the agent's folder go (without it, such writes are refused). */
+      changeSets?: ChangeSetService;
       clock: Clock;
       log: Logger;
       workspaceFolders: WorkspaceFolders;
@@ -150,7 +153,10 @@ export class RunExecutor {
       const unread = activity.inbox(agent.id, { unreadOnly: true });
       const names = new Map(agents.list().map(a => [a.id, a.name]));
       const feedback = activity.updates(taskId).filter(u => u.kind === 'feedback').map(u => u.body);
-      const attachments = await Promise.all(task.attachments.map(async p => ({ path: p, content: await readAttachment(sandbox, this.d.workspaceFolders.folders()[0], p) })));
+      const proposals = this.proposalPort(claim, folder, sandbox);
+      const attachments = await Promise.all(
+        task.attachments.map(async p => ({ path: p, content: await readAttachment(sandbox, this.d.workspaceFolders.folders()[0], p), proposed: !!proposals?.match(p) })),
+      );
       const earlier = claim.resumeFrom ? this.readTranscript(claim.resumeFrom.runId) : undefined;
       const tree = await listing(folder, signal);
       update('status', `${agent.name} ${earlier ? 'resumed' : 'started'} (model ${agent.model} on ${claim.provider.name}, ${protocol} tool protocol, context ${numCtx} tokens)`);
@@ -176,6 +182,7 @@ export class RunExecutor {
           toolContext: {
             sandbox, cwd: folder, runCommand, approve: c => this.d.approvals.approve(c), trusted: this.d.approvals.trusted(), allowlist: settings.allowlist,
             refusal: this.d.approvals.refusal,
+            proposals,
             testCommand: explicitTests,
             onProgress: text => update(plans++ === 0 ? 'plan' : 'progress', text),
             sendMessage: (to, body) => {
@@ -209,6 +216,57 @@ export class RunExecutor {
     }
     const transcript = this.writeTranscript(transcriptFile, result?.messages ?? lastMessages, events);
     return { result, failure, errorKind, transcript };
+  }
+
+  /**
+   * The task's attached files outside the agent's folder, as the tools see them: a path naming one (as
+   * shown in the prompt, or relative to the folder) reads and writes the change set. `before` is the file
+   * as it was when this run read it, so a later edit by someone else is a conflict, never overwritten.
+   */
+  private proposalPort(claim: Claim, folder: string, sandbox: PathSandbox): ProposalPort | undefined {
+    const cs = this.d.changeSets;
+    const root = this.d.workspaceFolders.folders()[0];
+    if (!cs || !root) return undefined;
+    const byAbs = new Map<string, string>();
+    for (const a of claim.task.attachments) {
+      const rel = normalizeAttachment(a);
+      const abs = path.resolve(root, rel);
+      if (rel.startsWith('../') || path.isAbsolute(rel) || sandbox.inside(abs, sandbox.writeRoot) || !sandbox.inside(abs, root)) continue;
+      try {
+        sandbox.resolveRead(abs); // no symlink out, nothing in .git
+      } catch {
+        continue;
+      }
+      byAbs.set(abs, rel);
+    }
+    if (!byAbs.size) return undefined;
+    const baseline = new Map<string, string | null>();
+    for (const [abs, rel] of byAbs) {
+      try {
+        const st = fs.statSync(abs);
+        if (st.size <= MAX_CHANGE_BYTES) baseline.set(rel, readOrNull(abs));
+      } catch {
+        baseline.set(rel, null);
+      }
+    }
+    const names = new Set(byAbs.values());
+    const { task, agent, runId } = claim;
+    const pending = (rel: string) => cs.list(task.id).find(c => c.path === rel && (c.status === 'proposed' || c.status === 'conflict'));
+    return {
+      match: p => {
+        const n = normalizeAttachment(p);
+        if (names.has(n) && baseline.has(n)) return n;
+        const rel = byAbs.get(path.resolve(folder, p.replace(/\\/g, '/')));
+        return rel && baseline.has(rel) ? rel : undefined;
+      },
+      read: async rel => {
+        const c = pending(rel);
+        return c ? c.after : readOrNull(path.resolve(root, rel));
+      },
+      propose: async (rel, after) => {
+        cs.propose({ taskId: task.id, agentId: agent.id, runId, path: rel, before: baseline.get(rel) ?? null, after });
+      },
+    };
   }
 
   private record(e: LoopEvent, update: (kind: TaskUpdateKind, body: string) => void): void {

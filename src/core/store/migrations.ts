@@ -135,6 +135,26 @@ export const MIGRATIONS: readonly Migration[] = [
       'CREATE INDEX tasks_lease ON tasks(status, lease_expires_at)',
     ],
   },
+  {
+    version: 5,
+    description: 'change sets: agents\' proposed changes to attached files outside their folders',
+    statements: [
+      `CREATE TABLE file_changes (
+        id TEXT PRIMARY KEY,
+        task_id TEXT NOT NULL REFERENCES tasks(id) ON DELETE CASCADE,
+        agent_id TEXT REFERENCES agents(id) ON DELETE SET NULL,
+        run_id TEXT,
+        path TEXT NOT NULL,
+        before TEXT,
+        after TEXT,
+        status TEXT NOT NULL,
+        conflict TEXT,
+        created_at INTEGER NOT NULL,
+        updated_at INTEGER NOT NULL,
+        UNIQUE (task_id, path)
+      )`,
+    ],
+  },
 ];
 
 export const LATEST_SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1].version;

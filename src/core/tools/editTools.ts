@@ -2,6 +2,7 @@
 import * as fs from 'node:fs/promises';
 import * as z from 'zod';
 import { defineTool, failure, limitsOf } from './types';
+import { proposedNote } from './fileTools';
 import { looksBinary, statIfExists, walk } from './walk';
 
 function occurrences(text: string, search: string): number[] {
@@ -65,14 +66,29 @@ export const replaceInFile = defineTool({
   example: { path: 'src/add.js', search: '  return a + b;', replace: '  return Number(a) + Number(b);' },
   async execute(args, ctx) {
     const { sandbox } = ctx;
-    const abs = sandbox.resolveWrite(args.path);
-    const st = statIfExists(abs);
-    if (!st) return failure(`There is no file "${args.path}". Use write_file to create it.`);
-    if (st.isDirectory()) return failure(`"${args.path}" is a folder, not a file.`);
-    if (st.size > limitsOf(ctx).maxReadBytes) return failure(`"${args.path}" is too large to edit here; rewrite it in smaller files.`);
-    if (args.search === '') return failure('The search text is empty. Copy the exact lines to change from the file; to replace the whole file use write_file.');
-    const text = await fs.readFile(abs, 'utf8');
-    const shown = sandbox.display(abs);
+    const attached = ctx.proposals?.match(args.path);
+    let text: string;
+    let shown: string;
+    let save: (next: string) => Promise<unknown>;
+    if (attached) {
+      // An attached file outside the folder: edit the agent's proposed version; the file itself waits for the user.
+      const current = await ctx.proposals!.read(attached);
+      if (current === null) return failure(`There is no file "${args.path}". Use write_file to create it.`);
+      if (args.search === '') return failure('The search text is empty. Copy the exact lines to change from the file; to replace the whole file use write_file.');
+      text = current;
+      shown = attached;
+      save = next => ctx.proposals!.propose(attached, next);
+    } else {
+      const abs = sandbox.resolveWrite(args.path);
+      const st = statIfExists(abs);
+      if (!st) return failure(`There is no file "${args.path}". Use write_file to create it.`);
+      if (st.isDirectory()) return failure(`"${args.path}" is a folder, not a file.`);
+      if (st.size > limitsOf(ctx).maxReadBytes) return failure(`"${args.path}" is too large to edit here; rewrite it in smaller files.`);
+      if (args.search === '') return failure('The search text is empty. Copy the exact lines to change from the file; to replace the whole file use write_file.');
+      text = await fs.readFile(abs, 'utf8');
+      shown = sandbox.display(abs);
+      save = next => fs.writeFile(abs, next);
+    }
 
     // Models write LF and often drop or add the final newline; try those variants before giving up.
     const variants: Array<[string, string]> = [[args.search, args.replace]];
@@ -102,11 +118,11 @@ export const replaceInFile = defineTool({
     }
     // split/join, not String.replace: "$&" and friends in the replacement must stay literal.
     const next = args.replace_all ? text.split(found.search).join(found.replace) : text.slice(0, found.at[0]) + found.replace + text.slice(found.at[0]! + found.search.length);
-    await fs.writeFile(abs, next);
+    await save(next);
     const n = args.replace_all ? found.at.length : 1;
     return {
       ok: true,
-      output: `Replaced ${n} occurrence${n > 1 ? 's' : ''} in ${shown} (line ${lineOf(text, found.at[0]!)}).`,
+      output: `Replaced ${n} occurrence${n > 1 ? 's' : ''} in ${shown} (line ${lineOf(text, found.at[0]!)}).${attached ? ` ${proposedNote(attached, 'an edit')}` : ''}`,
       data: { path: shown, replacements: n },
     };
   },

@@ -7,6 +7,11 @@ import { looksBinary, SKIPPED_DIRS, statIfExists, walk } from './walk';
 
 const PathArg = z.string().min(1, 'Give a path.').max(1024).describe('Path relative to your folder, e.g. src/index.js');
 
+/** What the agent is told when its write to an attached file became a proposal. */
+export function proposedNote(rel: string, what: string): string {
+  return `Proposed a change to ${rel} (${what}). It is outside your folder, so it is applied when the user accepts it; read_file shows your version meanwhile. Carry on as if it were written.`;
+}
+
 function countLines(text: string): number {
   if (text === '') return 0;
   return text.split('\n').length - (text.endsWith('\n') ? 1 : 0);
@@ -61,13 +66,24 @@ export const readFile = defineTool({
   async execute(args, ctx) {
     const { sandbox } = ctx;
     const limits = limitsOf(ctx);
-    const abs = sandbox.resolveRead(args.path);
-    const st = statIfExists(abs);
-    if (!st) return failure(`There is no file "${args.path}". Use list_files to see what exists.`);
-    if (st.isDirectory()) return failure(`"${args.path}" is a folder; use list_files to see inside it.`);
-    const shown = sandbox.display(abs);
-    if (st.size > limits.maxReadBytes) return failure(`${shown} is too large to read (${st.size} bytes, limit ${limits.maxReadBytes}). Use search_files to find the part you need.`);
-    const buf = await fs.readFile(abs);
+    const attached = ctx.proposals?.match(args.path);
+    let shown: string;
+    let buf: Buffer;
+    if (attached) {
+      // An attached file: the agent sees its own proposed version, if it made one.
+      const content = await ctx.proposals!.read(attached);
+      if (content === null) return failure(`There is no file "${args.path}" (its deletion is proposed, or it does not exist).`);
+      shown = attached;
+      buf = Buffer.from(content);
+    } else {
+      const abs = sandbox.resolveRead(args.path);
+      const st = statIfExists(abs);
+      if (!st) return failure(`There is no file "${args.path}". Use list_files to see what exists.`);
+      if (st.isDirectory()) return failure(`"${args.path}" is a folder; use list_files to see inside it.`);
+      shown = sandbox.display(abs);
+      if (st.size > limits.maxReadBytes) return failure(`${shown} is too large to read (${st.size} bytes, limit ${limits.maxReadBytes}). Use search_files to find the part you need.`);
+      buf = await fs.readFile(abs);
+    }
     if (looksBinary(buf)) return { ok: true, output: `${shown} is a binary file (${buf.length} bytes); it is not shown.` };
     const text = buf.toString('utf8').replace(/\r\n/g, '\n');
     const lines = text.split('\n');
@@ -107,9 +123,14 @@ export const writeFile = defineTool({
   async execute(args, ctx) {
     const { sandbox } = ctx;
     const limits = limitsOf(ctx);
-    const abs = sandbox.resolveWrite(args.path);
     const bytes = Buffer.byteLength(args.content);
     if (bytes > limits.maxWriteBytes) return failure(`The content is too large (${bytes} bytes, limit ${limits.maxWriteBytes}). Split it into smaller files.`);
+    const attached = ctx.proposals?.match(args.path);
+    if (attached) {
+      await ctx.proposals!.propose(attached, args.content);
+      return { ok: true, output: proposedNote(attached, `${countLines(args.content)} lines`), data: { path: attached, bytes, proposed: true } };
+    }
+    const abs = sandbox.resolveWrite(args.path);
     const st = statIfExists(abs);
     if (st?.isDirectory()) return failure(`"${args.path}" is a folder; write to a file path inside it.`);
     await fs.mkdir(path.dirname(abs), { recursive: true });
@@ -129,6 +150,12 @@ export const deleteFile = defineTool({
   input: z.object({ path: PathArg }),
   example: { path: 'src/old.js' },
   async execute(args, ctx) {
+    const attached = ctx.proposals?.match(args.path);
+    if (attached) {
+      if ((await ctx.proposals!.read(attached)) === null) return failure(`There is no file "${args.path}" to delete.`);
+      await ctx.proposals!.propose(attached, null);
+      return { ok: true, output: proposedNote(attached, 'deletion'), data: { path: attached, proposed: true } };
+    }
     const abs = ctx.sandbox.resolveWrite(args.path);
     const st = statIfExists(abs, { lstat: true });
     if (!st) return failure(`There is no file "${args.path}" to delete.`);

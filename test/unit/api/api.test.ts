@@ -93,6 +93,37 @@ describe('local API over real HTTP and WebSocket, against the headless entry', f
     await Promise.all([live.close(), replay.close(), back.close(), byTask.close()]);
   });
 
+  it('change sets: an attached file the agent changed is listed, diffed, and accepted or rejected through REST', async () => {
+    fs.mkdirSync(path.join(h.workspace, 'lib'), { recursive: true });
+    fs.writeFileSync(path.join(h.workspace, 'lib/a.txt'), 'one\n');
+    fs.writeFileSync(path.join(h.workspace, 'lib/b.txt'), 'two\n');
+    const agent = (await call<Agent>(h, 'POST', '/v1/agents', { body: { name: 'Editor', role: 'developer', model: MODEL } })).body;
+    const task = (await call<Task>(h, 'POST', '/v1/tasks', { body: { title: 'edit two files', attachments: ['lib/a.txt', 'lib/b.txt'], assigneeId: agent.id } })).body;
+    fake.script(
+      MODEL,
+      asText({ tool: 'write_file', args: { path: 'lib/a.txt', content: 'ONE\n' } }),
+      asText({ tool: 'write_file', args: { path: 'lib/b.txt', content: 'TWO\n' } }),
+      complete('both'),
+    );
+    await call(h, 'POST', `/v1/tasks/${task.id}/run`);
+    await until('the task to complete', async () => (await call<Task>(h, 'GET', `/v1/tasks/${task.id}`)).body.status === 'completed');
+    const list = (await call(h, 'GET', `/v1/tasks/${task.id}/changes`)).body;
+    assert.deepEqual(list.map((c: { path: string; status: string }) => [c.path, c.status]), [['lib/a.txt', 'proposed'], ['lib/b.txt', 'proposed']]);
+    const diff = (await call(h, 'GET', `/v1/tasks/${task.id}/changes/diff?path=lib/a.txt`)).body;
+    assert.match(diff.diff, /-one\n\+ONE/);
+    const accepted = await call(h, 'POST', `/v1/tasks/${task.id}/changes/accept`, { body: { paths: ['lib/a.txt'] } });
+    assert.equal(accepted.status, 200, JSON.stringify(accepted.body));
+    assert.equal(accepted.body[0].status, 'accepted');
+    assert.equal(fs.readFileSync(path.join(h.workspace, 'lib/a.txt'), 'utf8'), 'ONE\n');
+    fs.writeFileSync(path.join(h.workspace, 'lib/b.txt'), 'two, edited meanwhile\n');
+    const conflict = (await call(h, 'POST', `/v1/tasks/${task.id}/changes/accept`)).body;
+    assert.equal(conflict[0].status, 'conflict');
+    assert.match(conflict[0].conflict, /lib\/b\.txt changed since the agent read it/);
+    assert.equal(fs.readFileSync(path.join(h.workspace, 'lib/b.txt'), 'utf8'), 'two, edited meanwhile\n');
+    assert.equal((await call(h, 'POST', `/v1/tasks/${task.id}/changes/reject`, { body: { paths: ['lib/b.txt'] } })).body[0].status, 'rejected');
+    assert.equal((await call(h, 'POST', `/v1/tasks/${task.id}/changes/accept`, { body: { paths: ['lib/b.txt'] } })).status, 409);
+  });
+
   it('a client too far behind (or ahead) is told to reload', async () => {
     const c = new EventClient(h, '?since=999999999');
     await c.opened;
