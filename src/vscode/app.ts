@@ -9,6 +9,10 @@ import { registerCommands } from './commands';
 import { Config } from './config';
 import { showError } from './errors';
 import { vscodeApprovals } from './approvals';
+import { ApiHost } from './apiHost';
+import { ChangeReview } from './changeReview';
+import { AssignCodeLens } from './codeLens';
+import { FileFlows } from './flows/fileFlows';
 import { AgentFlows } from './flows/agentFlows';
 import { ProviderFlows } from './flows/providerFlows';
 import { RunFlows } from './flows/runFlows';
@@ -29,6 +33,10 @@ export interface Ai2aiApi {
   readonly trees: { agents: AgentsTree; tasks: TasksTree; providers: ProvidersTree };
   readonly runs: RunFlows;
   readonly status: StatusBar;
+  /** The local API (off unless ai2ai.api.enabled). */
+  readonly api: ApiHost;
+  readonly codeLens: AssignCodeLens;
+  readonly changes: ChangeReview;
   readonly storageDir: string;
   /** How long activate() took, in ms (the benchmark reads it). */
   readonly activationMs: number;
@@ -38,6 +46,7 @@ export class App implements vscode.Disposable {
   private readonly disposables = new DisposableStore();
   private core: Core | undefined;
   private disposed = false;
+  private apiHost: ApiHost | undefined;
   readonly api: Ai2aiApi;
   activationMs = 0;
 
@@ -55,7 +64,12 @@ export class App implements vscode.Disposable {
     this.disposables.add(vscode.window.createTreeView('ai2ai.providers', { treeDataProvider: providers }));
     void vscode.commands.executeCommand('setContext', 'ai2ai.state', 'loading');
 
-    const ready = this.start(log, config, [agents, tasks, providers, documents, status]);
+    const api = this.disposables.add(new ApiHost(context, config, log));
+    this.apiHost = api;
+    const codeLens = this.disposables.add(new AssignCodeLens(config));
+    // Called only after `ready` exists (commands run after the constructor).
+    const changes = this.disposables.add(new ChangeReview(() => ready, prompter));
+    const ready = this.start(log, config, [agents, tasks, providers, documents, status, api, codeLens, changes]);
     ready.catch(() => undefined); // reported in start(); commands get the same error when they await it
     const core = () => ready;
     const runs = this.disposables.add(new RunFlows(core, prompter));
@@ -76,6 +90,9 @@ export class App implements vscode.Disposable {
       log,
       refresh: () => [agents, tasks, providers].forEach(t => t.refreshNow()),
       setAutoRun: on => config.setAutoRun(on),
+      api,
+      files: new FileFlows(core, prompter),
+      changes,
     })) {
       this.disposables.add(d);
     }
@@ -86,6 +103,9 @@ export class App implements vscode.Disposable {
       trees: { agents, tasks, providers },
       runs,
       status,
+      api,
+      codeLens,
+      changes,
       storageDir: context.globalStorageUri.fsPath,
       get activationMs() {
         return app.activationMs;
@@ -148,6 +168,8 @@ export class App implements vscode.Disposable {
     this.disposed = true;
     const core = this.core;
     this.core = undefined;
+    // The API first, so no request reaches a closing core.
+    await this.apiHost?.close();
     this.disposables.dispose();
     await core?.close(4000);
   }

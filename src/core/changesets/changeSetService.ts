@@ -74,6 +74,13 @@ export class ChangeSetService {
     return m;
   }
 
+  /** Proposals for one file that wait for a decision, whatever their task's state. */
+  pendingFor(p: string): FileChange[] {
+    return this.store.read
+      .all(`SELECT * FROM file_changes WHERE path = ? AND status IN ('proposed', 'conflict') ORDER BY created_at`, [normalizeAttachment(p)])
+      .map(fromRow);
+  }
+
   get(taskId: string, p: string): FileChange {
     const row = this.store.read.get('SELECT * FROM file_changes WHERE task_id = ? AND path = ?', [taskId, normalizeAttachment(p)]);
     if (!row) throw new AppError('not_found', `The task proposes no change to ${p}.`, { taskId, path: p });
