@@ -50,6 +50,7 @@ const TaskDetailsOut = z
     messages: z.array(Message.extend({ fromName: z.string(), toName: z.string() })),
     queue: z.string().optional().describe('Why it waits, when it is queued.'),
     running: z.boolean(),
+    changes: z.array(z.object({ path: z.string(), status: z.string(), conflict: z.string().nullable(), deletes: z.boolean() })),
   })
   .meta({ id: 'TaskDetails' });
 const RunPage = page(RunOut, 'RunPage');

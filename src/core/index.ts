@@ -121,7 +121,7 @@ export async function openCore(opts: CoreOptions): Promise<Core> {
   const monitor = disposables.add(new ProviderMonitor(providers, clock, log));
   const runs = disposables.add(new RunManager({ store, changes, executor, monitor, clock, log, settings: schedulerSettings }));
   const scheduler = disposables.add(new Scheduler({ store, tasks, agents, runs, monitor, changes, clock, log, settings: schedulerSettings, tickMs: opts.tickMs }));
-  const app = new Application({ agents, tasks, activity, providers, executor, runs, scheduler });
+  const app = new Application({ agents, tasks, activity, providers, executor, runs, scheduler, changeSets });
   try {
     // Runs whose window died (lease lapsed) go back to the queue before anything else looks at the board.
     runs.expireLeases();

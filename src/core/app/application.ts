@@ -6,6 +6,7 @@
  */
 import { AppError } from '../errors';
 import type { AgentService } from '../agents/agentService';
+import type { ChangeSetService, FileChangeStatus } from '../changesets/changeSetService';
 import type { RunExecutor } from '../loop/runService';
 import type { Agent, Message, Provider, Run, Task, TaskUpdate } from '../model/schemas';
 import { OllamaProvider } from '../providers/ollama';
@@ -42,6 +43,8 @@ export interface TaskDetails {
   /** Why it waits, when it is queued. */
   queue?: string;
   running: boolean;
+  /** Its change set: files outside the agent's folder it wants to change, and what became of each. */
+  changes: Array<{ path: string; status: FileChangeStatus; conflict: string | null; deletes: boolean }>;
 }
 
 export class Application {
@@ -54,6 +57,7 @@ export class Application {
       executor: RunExecutor;
       runs: RunManager;
       scheduler: Scheduler;
+      changeSets?: ChangeSetService;
     },
   ) {}
 
@@ -139,6 +143,7 @@ export class Application {
       messages: this.d.activity.messagesForTask(taskId).map(m => ({ ...m, fromName: name(m.fromAgent), toName: m.toAgent ? name(m.toAgent) : 'everyone' })),
       queue: this.d.scheduler.queueInfo(taskId),
       running: this.d.runs.isRunning(taskId),
+      changes: (this.d.changeSets?.list(taskId) ?? []).map(c => ({ path: c.path, status: c.status, conflict: c.conflict, deletes: c.after === null })),
     };
   }
 }
