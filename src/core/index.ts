@@ -16,7 +16,7 @@ import { Application } from './app/application';
 import { DEFAULT_SCHEDULER, RunManager, type SchedulerSettings } from './app/runManager';
 import { ProviderMonitor } from './scheduling/providerMonitor';
 import { Scheduler } from './scheduling/scheduler';
-import { ProviderService, type SecretStore } from './providers/providerService';
+import { ProviderService, type HostProviders, type SecretStore } from './providers/providerService';
 import { ActivityService } from './tasks/activityService';
 import { TaskService } from './tasks/taskService';
 import { AgentWorkspaces, type AgentWorkspaceSettings } from './workspace/agentWorkspace';
@@ -36,6 +36,8 @@ export interface CoreOptions {
   watch?: boolean;
   /** Where API keys live (VS Code SecretStorage); without it, keys cannot be set. */
   secrets?: SecretStore;
+  /** Clients for provider kinds only the host can serve (VS Code's own chat models). */
+  hostProviders?: HostProviders;
   /** Asking the user before a command off the allowlist runs; without it, such commands are refused. */
   approvals?: Approvals;
   /** Start the scheduler's timer (default true; tests of single parts may turn it off). */
@@ -105,7 +107,7 @@ export async function openCore(opts: CoreOptions): Promise<Core> {
   const agents = new AgentService(store, workspaces, clock, log);
   const tasks = new TaskService(store, clock, log);
   const activity = new ActivityService(store, clock);
-  const providers = new ProviderService(store, clock, log, opts.secrets);
+  const providers = new ProviderService(store, clock, log, opts.secrets, opts.hostProviders);
   const changeSets = new ChangeSetService(store, opts.workspaceFolders, clock, log);
   const schedulerSettings = (): SchedulerSettings => ({ ...DEFAULT_SCHEDULER, ...opts.settings().scheduler });
   const executor = new RunExecutor({

@@ -13,6 +13,7 @@ import { ApiHost } from './apiHost';
 import { ChangeReview } from './changeReview';
 import { AssignCodeLens } from './codeLens';
 import { FileFlows } from './flows/fileFlows';
+import { VsCodeLmProvider } from './lmProvider';
 import { AgentFlows } from './flows/agentFlows';
 import { ProviderFlows } from './flows/providerFlows';
 import { RunFlows } from './flows/runFlows';
@@ -126,6 +127,7 @@ export class App implements vscode.Disposable {
         },
         settings: () => config.core(),
         approvals: vscodeApprovals,
+        hostProviders: { vscode: () => new VsCodeLmProvider() },
         logger: log,
         secrets: {
           get: k => Promise.resolve(this.context.secrets.get(k)),

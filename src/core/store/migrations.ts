@@ -155,6 +155,27 @@ export const MIGRATIONS: readonly Migration[] = [
       )`,
     ],
   },
+  {
+    version: 6,
+    description: "a provider kind for VS Code's own language models",
+    statements: [
+      // SQLite cannot alter a CHECK: rebuild the table under its own name. With the foreign keys deferred, the
+      // agents' references count as broken while the table is gone and as mended when their rows return.
+      'PRAGMA defer_foreign_keys = ON',
+      'CREATE TEMP TABLE providers_v5 AS SELECT id, kind, name, base_url, max_concurrency, created_at FROM providers',
+      'DROP TABLE providers',
+      `CREATE TABLE providers (
+        id TEXT PRIMARY KEY,
+        kind TEXT NOT NULL CHECK (kind IN ('ollama','openai','vscode')),
+        name TEXT NOT NULL,
+        base_url TEXT NOT NULL,
+        max_concurrency INTEGER NOT NULL DEFAULT 1,
+        created_at INTEGER NOT NULL
+      )`,
+      'INSERT INTO providers (id, kind, name, base_url, max_concurrency, created_at) SELECT id, kind, name, base_url, max_concurrency, created_at FROM providers_v5',
+      'DROP TABLE providers_v5',
+    ],
+  },
 ];
 
 export const LATEST_SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1].version;
