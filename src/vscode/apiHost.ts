@@ -142,9 +142,11 @@ export class ApiHost implements vscode.Disposable {
     void s?.close();
   }
 
-  /** For deactivate: waits until the server has closed. */
+  /** For deactivate: waits until the server has closed, so no request reaches a closing core. */
   async close(): Promise<void> {
+    const s = this.server;
     this.dispose();
     await this.chain.catch(() => undefined);
+    await s?.close();
   }
 }

@@ -73,6 +73,13 @@ describe('CodeLens assignment and change sets in the diff view', function () {
     const [proposal] = core.changeSets.list(task.id);
     assert.equal(proposal!.status, 'proposed');
     await until('the review lens', async () => (await lenses(uri)).some(t => t.startsWith('AI2AI: Review the change Lens proposes')), 10_000);
+    // The task lists it: in the tree and in its report.
+    await until('the tree to say so', () => {
+      const group = (api.trees.tasks.getChildren() as Array<{ kind: string; status?: string }>).find(n => n.kind === 'group' && n.status === 'completed');
+      const node = group && (api.trees.tasks.getChildren(group as never) as Array<{ kind: string; task?: Task }>).find(n => n.task?.id === task.id);
+      return !!node && String(api.trees.tasks.getTreeItem(node as never).description).includes('1 change to review');
+    });
+    assert.deepEqual(core.app.taskDetails(task.id).changes, [{ path: 'src/greet.js', status: 'proposed', conflict: null, deletes: false }]);
 
     await vscode.commands.executeCommand('ai2ai.reviewChanges', task.id, 'src/greet.js');
     await until('the diff editor', () => {

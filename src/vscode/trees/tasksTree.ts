@@ -33,7 +33,7 @@ export class TasksTree extends TreeBase<TaskNode> {
   private cache: { byStatus: Map<TaskStatus, TaskNode[]> } | undefined;
 
   protected cares(entity: string): boolean {
-    return entity === 'task' || entity === 'agent';
+    return entity === 'task' || entity === 'agent' || entity === 'change';
   }
 
   protected override moreEvents(core: Core) {
@@ -44,10 +44,14 @@ export class TasksTree extends TreeBase<TaskNode> {
     this.cache = undefined;
   }
 
+  /** Proposed changes waiting for a decision, per task (one query per repaint). */
+  private changesToReview = new Map<string, number>();
+
   /** One read of the board per repaint, shared by every group. */
   private load(): Map<TaskStatus, TaskNode[]> {
     if (this.cache) return this.cache.byStatus;
     const byStatus = new Map<TaskStatus, TaskNode[]>();
+    this.changesToReview = this.core?.changeSets.pendingCounts() ?? new Map();
     if (this.core) {
       const agents = new Map(this.core.agents.list().map(a => [a.id, a]));
       for (const task of this.core.tasks.list()) {
@@ -85,7 +89,8 @@ export class TasksTree extends TreeBase<TaskNode> {
     item.id = `task:${t.id}`;
     const who = node.assignee ? `@${node.assignee.name}` : 'unassigned';
     const queue = t.status === 'pending' ? this.core?.scheduler.queueInfo(t.id) : undefined;
-    item.description = `${who} · ${PRIORITY_LABELS[t.priority]}${queue ? ` · ${queue}` : ''}`;
+    const changes = this.changesToReview.get(t.id);
+    item.description = `${who} · ${PRIORITY_LABELS[t.priority]}${queue ? ` · ${queue}` : ''}${changes ? ` · ${changes} change${changes > 1 ? 's' : ''} to review` : ''}`;
     item.iconPath = STATUS_ICON[t.status];
     item.contextValue = `task.${t.status}`;
     item.command = { command: 'ai2ai.showTask', title: 'Show Task Details', arguments: [node] };
