@@ -1,12 +1,12 @@
 /**
  * VS Code's own chat models (GitHub Copilot's, or any model another extension contributes) as one more
  * implementation of the core's `LlmProvider`, through the Language Model API (`lm.selectChatModels`). The
- * model names are the models' ids. These models take no `tools` here, so agents talk to them through the
- * text protocol. Consent is VS Code's: the first request asks the user (with our justification) and a
+ * model names are the models' ids. A model that says it supports tool calling (`capabilities.supportsToolCalling`,
+ * newer VS Code versions) gets native tool calls; every other one the text protocol. Consent is VS Code's: the first request asks the user (with our justification) and a
  * refusal comes back as `NoPermissions`, which becomes an `unauthorized` error that says what to do.
  */
 import * as vscode from 'vscode';
-import { ProviderError, estimateTokens, type ChatDelta, type ChatRequest, type ChatResult, type Health, type LlmProvider, type ModelInfo, type ModelSummary } from '../core/providers';
+import { ProviderError, estimateTokens, type ChatDelta, type ChatMessage, type ChatRequest, type ChatResult, type Health, type LlmProvider, type ModelInfo, type ModelSummary, type ToolCall } from '../core/providers';
 import { VSCODE_LM_URL } from '../core/providers/providerService';
 
 /** The slice of `vscode.lm` this uses (tests pass their own). */
@@ -38,8 +38,9 @@ export class VsCodeLmProvider implements LlmProvider {
 
   async probe(model: string): Promise<ModelInfo> {
     const m = await this.model(model);
-    // The stable API in 1.100 says nothing about tool calling: the text protocol works with every model.
-    return { capabilities: ['completion'], contextLength: m.maxInputTokens, family: m.family, capabilitiesKnown: false };
+    // VS Code 1.100 says nothing about tool calling; later versions do. Unknown means the text protocol.
+    const tools = (m as { capabilities?: { supportsToolCalling?: boolean } }).capabilities?.supportsToolCalling;
+    return { capabilities: tools ? ['completion', 'tools'] : ['completion'], contextLength: m.maxInputTokens, family: m.family, capabilitiesKnown: tools !== undefined };
   }
 
   async health(): Promise<Health> {
@@ -55,21 +56,23 @@ export class VsCodeLmProvider implements LlmProvider {
     const started = performance.now();
     if (signal.aborted) throw new ProviderError('cancelled', 'Cancelled.');
     const model = await this.model(req.model);
-    // No system role in the stable API: the system prompt leads as the first user message. Tool results
-    // (the text protocol sends them as user messages anyway) stay user messages.
-    const messages = req.messages.map(m =>
-      m.role === 'assistant' ? vscode.LanguageModelChatMessage.Assistant(m.content) : vscode.LanguageModelChatMessage.User(m.role === 'system' ? `[Instructions]\n${m.content}` : m.content),
-    );
+    const messages = toLmMessages(req.messages);
     const cts = new vscode.CancellationTokenSource();
     const abort = () => cts.cancel();
     signal.addEventListener('abort', abort);
     let content = '';
+    const toolCalls: ToolCall[] = [];
     try {
-      const response = await model.sendRequest(messages, { justification: JUSTIFICATION }, cts.token);
-      for await (const piece of response.text) {
+      const tools = req.tools?.map(t => ({ name: t.name, description: t.description, inputSchema: t.parameters }));
+      const response = await model.sendRequest(messages, { justification: JUSTIFICATION, ...(tools?.length ? { tools } : {}) }, cts.token);
+      for await (const part of response.stream) {
         if (signal.aborted) break;
-        content += piece;
-        onDelta?.({ content: piece });
+        if (part instanceof vscode.LanguageModelTextPart) {
+          content += part.value;
+          onDelta?.({ content: part.value });
+        } else if (part instanceof vscode.LanguageModelToolCallPart) {
+          toolCalls.push({ id: part.callId, name: part.name, arguments: (part.input ?? {}) as Record<string, unknown> });
+        }
       }
       if (signal.aborted) throw new ProviderError('cancelled', 'Cancelled.');
     } catch (e) {
@@ -84,8 +87,33 @@ export class VsCodeLmProvider implements LlmProvider {
       model.countTokens(content).then(n => n, () => estimateTokens([{ content }])),
     ]);
     const totalMs = performance.now() - started;
-    return { content, toolCalls: [], doneReason: 'stop', promptTokens, completionTokens, modelMs: totalMs, totalMs, loadMs: 0 };
+    return { content, toolCalls, doneReason: toolCalls.length ? 'tool_calls' : 'stop', promptTokens, completionTokens, modelMs: totalMs, totalMs, loadMs: 0 };
   }
+}
+
+/**
+ * The conversation in VS Code's terms. There is no system role in the stable API: the system prompt leads as
+ * the first user message. Native tool calls go back as tool-call parts and their results as tool-result
+ * parts (ids made up in order where the conversation has none); with the text protocol everything is text.
+ */
+export function toLmMessages(messages: readonly ChatMessage[]): vscode.LanguageModelChatMessage[] {
+  const pending: string[] = [];
+  return messages.map((m, i) => {
+    if (m.role === 'assistant') {
+      if (!m.toolCalls?.length) return vscode.LanguageModelChatMessage.Assistant(m.content);
+      const calls = m.toolCalls.map((c, j) => {
+        const id = c.id ?? `ai2ai-${i}-${j}`;
+        pending.push(id);
+        return new vscode.LanguageModelToolCallPart(id, c.name, c.arguments);
+      });
+      return vscode.LanguageModelChatMessage.Assistant([...(m.content ? [new vscode.LanguageModelTextPart(m.content)] : []), ...calls]);
+    }
+    if (m.role === 'tool') {
+      const id = m.toolCallId ?? pending.shift() ?? `ai2ai-${i}`;
+      return vscode.LanguageModelChatMessage.User([new vscode.LanguageModelToolResultPart(id, [new vscode.LanguageModelTextPart(m.content)])]);
+    }
+    return vscode.LanguageModelChatMessage.User(m.role === 'system' ? `[Instructions]\n${m.content}` : m.content);
+  });
 }
 
 function toProviderError(e: unknown, model: vscode.LanguageModelChat, signal: AbortSignal): ProviderError {
