@@ -4,6 +4,7 @@
  * nothing itself. Lists are paged with `limit` and an opaque `cursor`.
  */
 import * as z from 'zod';
+import type { Core } from '../core';
 import { CreateAgentInput, EditAgentInput } from '../core/agents/agentService';
 import { Agent, Id, Message, Provider, Run, Task, TaskStatus, TaskUpdate } from '../core/model/schemas';
 import { ProviderInput } from '../core/providers/providerService';
@@ -82,7 +83,7 @@ const RunQuery = z.object({ taskId: Id.optional(), agentId: Id.optional(), limit
 const MessageQuery = z.object({ taskId: Id.optional(), agentId: Id.optional().describe("An agent's inbox: addressed to it, or to everyone."), limit: Limit, cursor: Cursor }).strict();
 const PathQuery = z.object({ path: z.string().min(1).max(1000) }).strict();
 
-function withHealth(core: Parameters<Route['handler']>[0]['core'], p: Provider) {
+function withHealth(core: Core, p: Provider) {
   return { ...p, health: core.providers.lastHealth(p.id) ?? null };
 }
 
