@@ -1,9 +1,11 @@
-// Bundles the extension into dist/extension.js and copies sql.js's wasm beside it.
+// Bundles the extension into dist/extension.js, the local API (loaded by the extension only when it is
+// turned on) into dist/api.js, and the headless server (`ai2ai serve`) into dist/cli.js, and copies
+// sql.js's wasm beside them.
 //   node esbuild.mjs               development build with source maps
 //   node esbuild.mjs --production  minified, no source maps (what `npm run package` ships)
 //   node esbuild.mjs --watch       rebuild on change
 import * as esbuild from 'esbuild';
-import { copyFileSync, mkdirSync } from 'node:fs';
+import { chmodSync, copyFileSync, mkdirSync } from 'node:fs';
 import { createRequire } from 'node:module';
 
 const production = process.argv.includes('--production');
@@ -24,13 +26,11 @@ const report = {
   },
 };
 
-const ctx = await esbuild.context({
-  entryPoints: ['src/extension.ts'],
+const common = {
   bundle: true,
   format: 'cjs',
   platform: 'node',
   target: 'node20',
-  outfile: 'dist/extension.js',
   external: ['vscode'],
   minify: production,
   sourcemap: !production,
@@ -38,12 +38,19 @@ const ctx = await esbuild.context({
   logLevel: 'silent',
   metafile: true,
   plugins: [report],
-});
+};
+
+const contexts = await Promise.all([
+  esbuild.context({ ...common, entryPoints: ['src/extension.ts'], outfile: 'dist/extension.js' }),
+  esbuild.context({ ...common, entryPoints: ['src/api/index.ts'], outfile: 'dist/api.js' }),
+  esbuild.context({ ...common, entryPoints: ['src/cli/bin.ts'], outfile: 'dist/cli.js', banner: { js: '#!/usr/bin/env node' } }),
+]);
 
 if (watch) {
-  await ctx.watch();
+  await Promise.all(contexts.map(c => c.watch()));
 } else {
-  const result = await ctx.rebuild();
-  await ctx.dispose();
-  if (result.errors.length) process.exit(1);
+  const results = await Promise.all(contexts.map(c => c.rebuild()));
+  await Promise.all(contexts.map(c => c.dispose()));
+  if (results.some(r => r.errors.length)) process.exit(1);
+  chmodSync('dist/cli.js', 0o755);
 }

@@ -53,6 +53,9 @@ const TARGETS: Record<string, [label: string, unit: string, target: number, atLe
   kv_prompt_eval_ratio_naive: ['same, agents alternating on one slot', 'x', Infinity],
   two_provider_speedup: ['speedup, two providers for one model', 'x', 1.9, true],
   review_round_overhead_ms: ['one review round beyond model time', 'ms', 50],
+  api_p50_ms: ['API request p50, 50 clients (create + read)', 'ms', 20],
+  api_p99_ms: ['API request p99, 50 clients (create + read)', 'ms', 20],
+  ws_fanout_p99_ms: ['WebSocket fan-out p99, 1 change to 20', 'ms', 10],
 };
 
 const benchDir = path.join(ROOT, 'out/bench');

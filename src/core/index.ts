@@ -4,6 +4,7 @@
  */
 import * as path from 'node:path';
 import { AgentService } from './agents/agentService';
+import { ChangeSetService } from './changesets/changeSetService';
 import { ChangeBus, type CoreChange } from './changes';
 import { DisposableStore, type Disposable } from './events';
 import { nullLogger, systemClock, type Clock, type Logger, type WorkspaceFolders } from './ports';
@@ -17,7 +18,7 @@ import { DEFAULT_REVIEW, type ReviewPolicy } from './app/review';
 import { createSubtasksTx } from './app/subtasks';
 import { ProviderMonitor } from './scheduling/providerMonitor';
 import { Scheduler } from './scheduling/scheduler';
-import { ProviderService, type ProviderTimeouts, type SecretStore } from './providers/providerService';
+import { ProviderService, type HostProviders, type ProviderTimeouts, type SecretStore } from './providers/providerService';
 import { ActivityService } from './tasks/activityService';
 import { TaskService } from './tasks/taskService';
 import { AgentWorkspaces, type AgentWorkspaceSettings } from './workspace/agentWorkspace';
@@ -37,6 +38,8 @@ export interface CoreOptions {
   watch?: boolean;
   /** Where API keys live (VS Code SecretStorage); without it, keys cannot be set. */
   secrets?: SecretStore;
+  /** Clients for provider kinds only the host can serve (VS Code's own chat models). */
+  hostProviders?: HostProviders;
   /** Asking the user before a command off the allowlist runs; without it, such commands are refused. */
   approvals?: Approvals;
   /** Start the scheduler's timer (default true; tests of single parts may turn it off). */
@@ -59,7 +62,11 @@ export interface CoreSettings extends AgentWorkspaceSettings {
 }
 
 /** Without a host to ask, nothing off the allowlist runs. */
-export const refuseApprovals: Approvals = { approve: () => Promise.resolve(false), trusted: () => true };
+export const refuseApprovals: Approvals = {
+  approve: () => Promise.resolve(false),
+  trusted: () => true,
+  refusal: 'it is not on the allowlist of commands, and no one is here to approve it (AI2AI runs without an editor; its operator can allow such commands with --allow-commands).',
+};
 
 export interface Core extends Disposable {
   readonly store: Store;
@@ -69,6 +76,8 @@ export interface Core extends Disposable {
   readonly activity: ActivityService;
   readonly workspaces: AgentWorkspaces;
   readonly providers: ProviderService;
+  /** Agents' proposed changes to attached files outside their folders: list, diff, accept, reject. */
+  readonly changeSets: ChangeSetService;
   /** Executes claimed runs; lists runs. */
   readonly executor: RunExecutor;
   /** This process's runs: start, the one cancel, leases. */
@@ -103,11 +112,12 @@ export async function openCore(opts: CoreOptions): Promise<Core> {
   const agents = new AgentService(store, workspaces, clock, log);
   const tasks = new TaskService(store, clock, log);
   const activity = new ActivityService(store, clock);
-  const providers = new ProviderService(store, clock, log, opts.secrets, () => opts.settings().providers ?? {});
+  const providers = new ProviderService(store, clock, log, opts.secrets, () => opts.settings().providers ?? {}, opts.hostProviders);
+  const changeSets = new ChangeSetService(store, opts.workspaceFolders, clock, log);
   const schedulerSettings = (): SchedulerSettings => ({ ...DEFAULT_SCHEDULER, ...opts.settings().scheduler });
   const reviewPolicy = (): ReviewPolicy => ({ ...DEFAULT_REVIEW, ...opts.settings().review });
   const executor = new RunExecutor({
-    store, agents, tasks, activity, providers, clock, log,
+    store, agents, tasks, activity, providers, changeSets, clock, log,
     workspaceFolders: opts.workspaceFolders,
     transcriptsDir: path.join(opts.storageDir, 'transcripts'),
     approvals: opts.approvals ?? refuseApprovals,
@@ -121,7 +131,7 @@ export async function openCore(opts: CoreOptions): Promise<Core> {
   const monitor = disposables.add(new ProviderMonitor(providers, clock, log));
   const runs = disposables.add(new RunManager({ store, changes, executor, monitor, clock, log, settings: schedulerSettings, review: reviewPolicy }));
   const scheduler = disposables.add(new Scheduler({ store, tasks, agents, runs, monitor, changes, clock, log, settings: schedulerSettings, tickMs: opts.tickMs }));
-  const app = new Application({ store, clock, agents, tasks, activity, providers, executor, runs, scheduler, monitor, review: reviewPolicy });
+  const app = new Application({ store, clock, agents, tasks, activity, providers, executor, runs, scheduler, monitor, changeSets, review: reviewPolicy });
   // An agent stopped by its provider (model missing, refused) is ready again once the provider serves its model.
   disposables.add(monitor.onDidChange(id => app.reconcileAgents(id)));
   try {
@@ -147,6 +157,7 @@ export async function openCore(opts: CoreOptions): Promise<Core> {
     tasks,
     activity,
     providers,
+    changeSets,
     executor,
     runs,
     monitor,

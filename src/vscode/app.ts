@@ -10,6 +10,11 @@ import { CommandSandboxes } from './commandSandbox';
 import { Config } from './config';
 import { showError } from './errors';
 import { vscodeApprovals } from './approvals';
+import { ApiHost } from './apiHost';
+import { ChangeReview } from './changeReview';
+import { AssignCodeLens } from './codeLens';
+import { FileFlows } from './flows/fileFlows';
+import { VsCodeLmProvider } from './lmProvider';
 import { AgentFlows } from './flows/agentFlows';
 import { ProviderFlows } from './flows/providerFlows';
 import { RunFlows } from './flows/runFlows';
@@ -36,6 +41,10 @@ export interface Ai2aiApi {
   readonly panels: TaskPanels;
   readonly runs: RunFlows;
   readonly status: StatusBar;
+  /** The local API (off unless ai2ai.api.enabled). */
+  readonly api: ApiHost;
+  readonly codeLens: AssignCodeLens;
+  readonly changes: ChangeReview;
   readonly storageDir: string;
   /** How long activate() took, in ms (the benchmark reads it). */
   readonly activationMs: number;
@@ -46,6 +55,7 @@ export class App implements vscode.Disposable {
   private core: Core | undefined;
   private disposed = false;
   private readonly sandboxes: CommandSandboxes;
+  private apiHost: ApiHost | undefined;
   readonly api: Ai2aiApi;
   activationMs = 0;
 
@@ -67,7 +77,12 @@ export class App implements vscode.Disposable {
     void vscode.commands.executeCommand('setContext', 'ai2ai.state', 'loading');
 
     this.sandboxes = this.disposables.add(new CommandSandboxes(config, log, context.globalStorageUri.fsPath, n => status.setCommandNotice(n)));
-    const ready = this.start(log, config, [agents, tasks, providers, transcripts, status, changeDocs]);
+    const api = this.disposables.add(new ApiHost(context, config, log));
+    this.apiHost = api;
+    const codeLens = this.disposables.add(new AssignCodeLens(config));
+    // Called only after `ready` exists (commands run after the constructor).
+    const changes = this.disposables.add(new ChangeReview(() => ready, prompter));
+    const ready = this.start(log, config, [agents, tasks, providers, transcripts, status, changeDocs, api, codeLens, changes]);
     ready.catch(() => undefined); // reported in start(); commands get the same error when they await it
     const core = () => ready;
     const runs = this.disposables.add(new RunFlows(core, prompter));
@@ -91,6 +106,9 @@ export class App implements vscode.Disposable {
       refresh: () => [agents, tasks, providers].forEach(t => t.refreshNow()),
       setAutoRun: on => config.setAutoRun(on),
       showTranscript: async runId => transcripts.show(await ready, runId),
+      api,
+      files: new FileFlows(core, prompter),
+      changes,
     })) {
       this.disposables.add(d);
     }
@@ -103,6 +121,9 @@ export class App implements vscode.Disposable {
       panels,
       runs,
       status,
+      api,
+      codeLens,
+      changes,
       storageDir: context.globalStorageUri.fsPath,
       get activationMs() {
         return app.activationMs;
@@ -123,6 +144,7 @@ export class App implements vscode.Disposable {
         },
         settings: () => config.core(),
         approvals: vscodeApprovals(this.sandboxes),
+        hostProviders: { vscode: () => new VsCodeLmProvider() },
         logger: log,
         secrets: {
           get: k => Promise.resolve(this.context.secrets.get(k)),
@@ -163,6 +185,8 @@ export class App implements vscode.Disposable {
     this.disposed = true;
     const core = this.core;
     this.core = undefined;
+    // The API first, so no request reaches a closing core.
+    await this.apiHost?.close();
     this.disposables.dispose();
     await core?.close(4000);
   }

@@ -33,6 +33,14 @@ export const COMMAND_IDS = [
   'ai2ai.approveTask',
   'ai2ai.requestChanges',
   'ai2ai.showChanges',
+  'ai2ai.copyApiToken',
+  'ai2ai.assignFile',
+  'ai2ai.assignSelection',
+  'ai2ai.reviewChanges',
+  'ai2ai.acceptChange',
+  'ai2ai.rejectChange',
+  'ai2ai.acceptAllChanges',
+  'ai2ai.rejectAllChanges',
 ] as const;
 
 export type CommandId = (typeof COMMAND_IDS)[number];

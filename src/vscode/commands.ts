@@ -10,6 +10,9 @@ import type { ProviderFlows } from './flows/providerFlows';
 import type { RunFlows } from './flows/runFlows';
 import type { TaskFlows } from './flows/taskFlows';
 import type { Log } from './log';
+import type { ApiHost } from './apiHost';
+import type { ChangeReview } from './changeReview';
+import type { FileFlows } from './flows/fileFlows';
 
 export interface CommandContext {
   agents: AgentFlows;
@@ -20,6 +23,9 @@ export interface CommandContext {
   refresh(): void;
   setAutoRun(on: boolean): Thenable<void>;
   showTranscript(runId?: string): Promise<unknown>;
+  api: ApiHost;
+  files: FileFlows;
+  changes: ChangeReview;
 }
 
 type Handler = (ctx: CommandContext, ...args: any[]) => unknown; // eslint-disable-line @typescript-eslint/no-explicit-any
@@ -70,6 +76,14 @@ export const COMMANDS: Record<CommandId, Handler> = {
   'ai2ai.showChanges': (ctx, a?: unknown, file?: string) => ctx.tasks.showChanges(idArg(a), typeof file === 'string' ? file : undefined),
   'ai2ai.enableAutoRun': ctx => ctx.setAutoRun(true),
   'ai2ai.disableAutoRun': ctx => ctx.setAutoRun(false),
+  'ai2ai.copyApiToken': ctx => ctx.api.copyToken(),
+  'ai2ai.assignFile': (ctx, uri?: unknown) => ctx.files.assignFile(uri instanceof vscode.Uri ? uri : undefined),
+  'ai2ai.assignSelection': ctx => ctx.files.assignSelection(),
+  'ai2ai.reviewChanges': (ctx, a?: unknown, path?: unknown) => ctx.changes.review(idArg(a), typeof path === 'string' ? path : undefined),
+  'ai2ai.acceptChange': (ctx, a?: unknown, path?: unknown) => ctx.changes.accept(a instanceof vscode.Uri ? a : idArg(a), typeof path === 'string' ? path : undefined),
+  'ai2ai.rejectChange': (ctx, a?: unknown, path?: unknown) => ctx.changes.reject(a instanceof vscode.Uri ? a : idArg(a), typeof path === 'string' ? path : undefined),
+  'ai2ai.acceptAllChanges': (ctx, a?: unknown) => ctx.changes.acceptAll(idArg(a)),
+  'ai2ai.rejectAllChanges': (ctx, a?: unknown) => ctx.changes.rejectAll(idArg(a)),
 };
 
 export function registerCommands(ctx: CommandContext): vscode.Disposable[] {

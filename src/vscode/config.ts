@@ -37,6 +37,15 @@ const Settings = z.object({
     maxAttempts: z.number().int().min(1).max(20).catch(3),
     leaseSeconds: z.number().int().min(5).max(600).catch(30),
   }),
+  api: z.object({
+    enabled: z.boolean().catch(false),
+    port: z.number().int().min(1024).max(65535).catch(7341),
+  }),
+  codeLens: z.object({
+    enabled: z.boolean().catch(true),
+    languages: z.array(z.string().trim().min(1)).catch(['*']),
+    include: z.array(z.string().trim().min(1)).catch(['**/*']),
+  }),
 });
 type Settings = z.infer<typeof Settings>;
 
@@ -85,6 +94,8 @@ export class Config implements vscode.Disposable {
         agent: { maxSteps: c.get('agent.maxSteps'), timeBudgetMinutes: c.get('agent.timeBudgetMinutes'), tokenBudget: c.get('agent.tokenBudget') },
         review: { required: c.get('review.required'), maxRounds: c.get('review.maxRounds') },
         scheduler: { autoRun: c.get('scheduler.autoRun'), maxAttempts: c.get('scheduler.maxAttempts'), leaseSeconds: c.get('scheduler.leaseSeconds') },
+        api: { enabled: c.get('api.enabled'), port: c.get('api.port') },
+        codeLens: { enabled: c.get('codeLens.enabled'), languages: c.get('codeLens.languages'), include: c.get('codeLens.include') },
       };
       this.cached = Settings.parse(raw);
       if (JSON.stringify(this.cached) !== JSON.stringify(raw)) this.log.warn('Some ai2ai.* settings were invalid and use their defaults instead.');

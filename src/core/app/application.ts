@@ -6,6 +6,7 @@
  */
 import { AppError } from '../errors';
 import type { AgentService } from '../agents/agentService';
+import type { ChangeSetService, FileChangeStatus } from '../changesets/changeSetService';
 import type { RunExecutor } from '../loop/runService';
 import { Finding, type Agent, type Message, type Provider, type Review, type Run, type Task, type TaskUpdate } from '../model/schemas';
 import type { Clock } from '../ports';
@@ -83,6 +84,8 @@ export interface TaskDetails {
   review?: ReviewState;
   /** Review tasks of this task (its review rounds), newest last. */
   reviewTasks: Array<Pick<Task, 'id' | 'title' | 'status' | 'assigneeId'>>;
+  /** Its change set: files outside the agent's folder it wants to change, and what became of each. */
+  changes: Array<{ path: string; status: FileChangeStatus; conflict: string | null; deletes: boolean }>;
 }
 
 /** Where a task stands in its review cycle, for the tree ("in review · round 2/3 · @critic"). */
@@ -109,6 +112,7 @@ export class Application {
       runs: RunManager;
       scheduler: Scheduler;
       monitor?: ProviderMonitor;
+      changeSets?: ChangeSetService;
     },
   ) {}
 
@@ -318,6 +322,7 @@ export class Application {
       reviews: this.reviews(taskId),
       review: this.reviewState(task),
       reviewTasks: this.d.tasks.list({ reviewOf: taskId }).sort((a, b) => a.createdAt - b.createdAt).map(t => ({ id: t.id, title: t.title, status: t.status, assigneeId: t.assigneeId })),
+      changes: (this.d.changeSets?.list(taskId) ?? []).map(c => ({ path: c.path, status: c.status, conflict: c.conflict, deletes: c.after === null })),
     };
   }
 }

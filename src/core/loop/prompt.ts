@@ -13,7 +13,8 @@ export interface PromptContext {
   folderLabel: string;
   /** A listing of the agent's folder, already bounded. */
   tree: string;
-  attachments: Array<{ path: string; content: string }>;
+  /** `proposed`: outside the agent's folder, so its writes to it become a change set the user reviews. */
+  attachments: Array<{ path: string; content: string; proposed?: boolean }>;
   /** Reviewer comments on earlier attempts, newest last. */
   feedback: string[];
   /** Unread messages from other agents, as "from: body". */
@@ -112,6 +113,10 @@ export function taskMessage(ctx: PromptContext): string {
   for (const a of ctx.attachments) {
     const body = a.content.length > PROMPT_LIMITS.attachmentChars ? `${a.content.slice(0, PROMPT_LIMITS.attachmentChars)}\n… (cut; read_file shows the rest)` : a.content;
     out.push('', `## Attached file: ${a.path}`, '```', body, '```');
+  }
+  const proposed = ctx.attachments.filter(a => a.proposed).map(a => a.path);
+  if (proposed.length) {
+    out.push('', `To change an attached file, write to it by the path shown (${proposed.join(', ')}) with write_file or replace_in_file: it lies outside your folder, so your change is proposed to the user, who accepts or rejects it.`);
   }
   if (ctx.feedback.length) {
     out.push('', '## Reviewer feedback on your earlier attempt (address every point)');

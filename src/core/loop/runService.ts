@@ -5,6 +5,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { AgentService } from '../agents/agentService';
+import { MAX_CHANGE_BYTES, normalizeAttachment, readOrNull, type ChangeSetService } from '../changesets/changeSetService';
 import type { Claim } from '../app/claims';
 import { AppError, errorMessage } from '../errors';
 import type { Run, Task, TaskUpdateKind } from '../model/schemas';
@@ -17,7 +18,7 @@ import type { Store } from '../store/types';
 import type { ActivityService } from '../tasks/activityService';
 import type { TaskService } from '../tasks/taskService';
 import type { CommandSetup } from '../sandbox/types';
-import { createReviewerRegistry, createToolRegistry, resolveTestCommand, runCommand, type ApprovalRequest, type SubtaskSpec, type ToolRegistry } from '../tools';
+import { createReviewerRegistry, createToolRegistry, resolveTestCommand, runCommand, type ApprovalRequest, type ProposalPort, type SubtaskSpec, type ToolRegistry } from '../tools';
 import { slotsInUse } from '../app/claims';
 import { reviewsOf, type ReviewPolicy } from '../app/review';
 import { diffSnapshots, snapshotFolder, type FolderDiff, type FolderSnapshot } from '../workspace/folderDiff';
@@ -35,6 +36,8 @@ export interface Approvals {
   trusted(): boolean;
   /** The command sandbox and mode (`commandSetup` in core/sandbox). Without it every command asks. */
   commands?(): CommandSetup | Promise<CommandSetup>;
+  /** Why a command off the allowlist is refused when there is no one to ask (headless): told to the model and on the task. */
+  refusal?: string;
 }
 
 /** How runs are bounded: from the host's settings (CoreSettings), never read per call by a front end. */
@@ -80,6 +83,8 @@ export class RunExecutor {
       tasks: TaskService;
       activity: ActivityService;
       providers: ProviderService;
+      /** Where writes to attached files outside the agent's folder go (without it, such writes are refused). */
+      changeSets?: ChangeSetService;
       clock: Clock;
       log: Logger;
       workspaceFolders: WorkspaceFolders;
@@ -183,7 +188,8 @@ export class RunExecutor {
       const names = new Map(agents.list().map(a => [a.id, a.name]));
       const feedback = activity.updates(taskId).filter(u => u.kind === 'feedback').map(u => u.body);
       const roots = this.d.workspaceFolders.folders();
-      const attachments = await Promise.all(task.attachments.map(p => readAttachment(sandbox, roots[0], folder, p)));
+      const proposals = reviewing ? undefined : this.proposalPort(claim, folder, sandbox);
+      const attachments = await Promise.all(task.attachments.map(async p => ({ ...(await readAttachment(sandbox, roots[0], folder, p)), proposed: !!proposals?.match(p) })));
       const earlier = claim.resumeFrom ? this.readTranscript(claim.resumeFrom.runId) : undefined;
       const tree = reviewing ? '' : await listing(folder, signal);
       // Delivered in the first prompt: not again as new messages.
@@ -222,6 +228,8 @@ export class RunExecutor {
           toolContext: {
             sandbox, cwd: folder, runCommand, approve: (c, r) => this.d.approvals.approve(c, r), trusted: this.d.approvals.trusted(), allowlist: settings.allowlist,
             commands: await this.d.approvals.commands?.(),
+            refusal: this.d.approvals.refusal,
+            proposals,
             testCommand: explicitTests,
             onProgress: text => update(plans++ === 0 ? 'plan' : 'progress', text),
             ask: (to, question) => this.ask(claim, to, question, names, signal),
@@ -412,6 +420,57 @@ export class RunExecutor {
     } catch {
       return undefined;
     }
+  }
+
+  /**
+   * The task's attached files outside the agent's folder, as the tools see them: a path naming one (as
+   * shown in the prompt, or relative to the folder) reads and writes the change set. `before` is the file
+   * as it was when this run read it, so a later edit by someone else is a conflict, never overwritten.
+   */
+  private proposalPort(claim: Claim, folder: string, sandbox: PathSandbox): ProposalPort | undefined {
+    const cs = this.d.changeSets;
+    const root = this.d.workspaceFolders.folders()[0];
+    if (!cs || !root) return undefined;
+    const byAbs = new Map<string, string>();
+    for (const a of claim.task.attachments) {
+      const rel = normalizeAttachment(a);
+      const abs = path.resolve(root, rel);
+      if (rel.startsWith('../') || path.isAbsolute(rel) || sandbox.inside(abs, sandbox.writeRoot) || !sandbox.inside(abs, root)) continue;
+      try {
+        sandbox.resolveRead(abs); // no symlink out, nothing in .git
+      } catch {
+        continue;
+      }
+      byAbs.set(abs, rel);
+    }
+    if (!byAbs.size) return undefined;
+    const baseline = new Map<string, string | null>();
+    for (const [abs, rel] of byAbs) {
+      try {
+        const st = fs.statSync(abs);
+        if (st.size <= MAX_CHANGE_BYTES) baseline.set(rel, readOrNull(abs));
+      } catch {
+        baseline.set(rel, null);
+      }
+    }
+    const names = new Set(byAbs.values());
+    const { task, agent, runId } = claim;
+    const pending = (rel: string) => cs.list(task.id).find(c => c.path === rel && (c.status === 'proposed' || c.status === 'conflict'));
+    return {
+      match: p => {
+        const n = normalizeAttachment(p);
+        if (names.has(n) && baseline.has(n)) return n;
+        const rel = byAbs.get(path.resolve(folder, p.replace(/\\/g, '/')));
+        return rel && baseline.has(rel) ? rel : undefined;
+      },
+      read: async rel => {
+        const c = pending(rel);
+        return c ? c.after : readOrNull(path.resolve(root, rel));
+      },
+      propose: async (rel, after) => {
+        cs.propose({ taskId: task.id, agentId: agent.id, runId, path: rel, before: baseline.get(rel) ?? null, after });
+      },
+    };
   }
 
   private record(e: LoopEvent, update: (kind: TaskUpdateKind, body: string) => void): void {

@@ -25,14 +25,16 @@ export const Skill = z
 
 export const Skills = z.array(Skill).max(32, 'At most 32 skills.').transform(s => [...new Set(s)]);
 
-export const ProviderKind = z.enum(['ollama', 'openai']);
+/** 'vscode': the chat models VS Code offers (`lm.selectChatModels`), served by the editor itself. */
+export const ProviderKind = z.enum(['ollama', 'openai', 'vscode']);
 export type ProviderKind = z.infer<typeof ProviderKind>;
 
 export const Provider = z.object({
   id: Id,
   kind: ProviderKind,
   name: z.string().trim().min(1).max(60),
-  baseUrl: z.url({ protocol: /^https?$/, error: 'Use an http:// or https:// URL.' }),
+  /** http(s) for model servers; `vscode://lm` for VS Code's own models. */
+  baseUrl: z.url({ protocol: /^(https?|vscode)$/, error: 'Use an http:// or https:// URL.' }),
   maxConcurrency: z.number().int().min(1).max(64),
   createdAt: z.number().int(),
 });

@@ -39,6 +39,18 @@ export interface SecretStore {
 
 export const apiKeySecret = (providerId: string) => `ai2ai.provider.${providerId}.apiKey`;
 
+/** The one address of VS Code's own models. */
+export const VSCODE_LM_URL = 'vscode://lm';
+
+/** Clients the host provides for kinds the core cannot reach itself (VS Code's models live in the editor). */
+export type HostProviders = Partial<Record<'vscode', (p: Provider) => LlmProvider>>;
+
+function checkKindAndUrl(kind: Provider['kind'], baseUrl: string): void {
+  const lm = baseUrl.startsWith('vscode:');
+  if (kind === 'vscode' && baseUrl.replace(/\/+$/, '') !== VSCODE_LM_URL) throw new AppError('validation', `VS Code's models have the address ${VSCODE_LM_URL}.`);
+  if (kind !== 'vscode' && lm) throw new AppError('validation', 'Use an http:// or https:// URL.');
+}
+
 export class ProviderService {
   private clients = new Map<string, { url: string; client: LlmProvider }>();
   /** Last health check per provider: the trees show offline providers with the reason. */
@@ -53,6 +65,7 @@ export class ProviderService {
     private readonly log: Logger,
     private readonly secrets?: SecretStore,
     private readonly timeouts: () => ProviderTimeouts = () => ({}),
+    private readonly host: HostProviders = {},
   ) {}
 
   list(): Provider[] {
@@ -67,6 +80,7 @@ export class ProviderService {
 
   create(input: ProviderInput): Provider {
     const d = parseInput(ProviderInput, input);
+    checkKindAndUrl(d.kind, d.baseUrl);
     const p: Provider = { id: randomUUID(), ...d, baseUrl: d.baseUrl.replace(/\/+$/, ''), createdAt: this.clock.now() };
     this.store.mutate(tx => {
       tx.run('INSERT INTO providers (id, kind, name, base_url, max_concurrency, created_at) VALUES (?, ?, ?, ?, ?, ?)', [
@@ -81,6 +95,7 @@ export class ProviderService {
     const next = { ...this.get(id), ...definedOnly(parseInput(ProviderInput.partial(), input)) };
     next.baseUrl = next.baseUrl.replace(/\/+$/, '');
     const before = this.get(id);
+    checkKindAndUrl(next.kind, next.baseUrl);
     this.store.mutate(tx => {
       tx.run('UPDATE providers SET kind = ?, name = ?, base_url = ?, max_concurrency = ? WHERE id = ?', [next.kind, next.name, next.baseUrl, next.maxConcurrency, id]);
       // Another server (or another kind of server) may well support native tools where this one did not.
@@ -116,6 +131,13 @@ export class ProviderService {
     const key = `${p.kind}:${p.baseUrl}:${t.firstTokenTimeoutMs ?? ''}:${t.idleTimeoutMs ?? ''}`;
     const cached = this.clients.get(id);
     if (cached && cached.url === key) return cached.client;
+    if (p.kind === 'vscode') {
+      const make = this.host.vscode;
+      if (!make) throw new AppError('validation', `${p.name} serves VS Code's own models, which only an AI2AI running inside VS Code can use.`);
+      const client = make(p);
+      this.clients.set(id, { url: key, client });
+      return client;
+    }
     const client = createProvider(
       { kind: p.kind, baseUrl: p.baseUrl, ...t },
       { logger: this.log, getApiKey: this.secrets ? () => this.secrets!.get(apiKeySecret(id)) : undefined },

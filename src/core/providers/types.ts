@@ -103,7 +103,7 @@ export interface ModelInfo {
 export type Health = { ok: true; version?: string } | { ok: false; reason: string };
 
 export interface LlmProvider {
-  readonly kind: 'ollama' | 'openai';
+  readonly kind: 'ollama' | 'openai' | 'vscode';
   readonly baseUrl: string;
   /** Streams internally; `onDelta` gets content/thinking pieces as they arrive. Rejects with ProviderError. */
   chat(req: ChatRequest, signal: AbortSignal, onDelta?: (d: ChatDelta) => void): Promise<ChatResult>;

@@ -215,6 +215,47 @@ export const MIGRATIONS: readonly Migration[] = [
       'ALTER TABLE tasks ADD COLUMN escalated_from TEXT',
     ],
   },
+  {
+    version: 7,
+    description: 'change sets: agents\' proposed changes to attached files outside their folders',
+    statements: [
+      `CREATE TABLE file_changes (
+        id TEXT PRIMARY KEY,
+        task_id TEXT NOT NULL REFERENCES tasks(id) ON DELETE CASCADE,
+        agent_id TEXT REFERENCES agents(id) ON DELETE SET NULL,
+        run_id TEXT,
+        path TEXT NOT NULL,
+        before TEXT,
+        after TEXT,
+        status TEXT NOT NULL,
+        conflict TEXT,
+        created_at INTEGER NOT NULL,
+        updated_at INTEGER NOT NULL,
+        UNIQUE (task_id, path)
+      )`,
+    ],
+  },
+  {
+    version: 8,
+    description: "a provider kind for VS Code's own language models",
+    statements: [
+      // SQLite cannot alter a CHECK: rebuild the table under its own name. With the foreign keys deferred, the
+      // agents' references count as broken while the table is gone and as mended when their rows return.
+      'PRAGMA defer_foreign_keys = ON',
+      'CREATE TEMP TABLE providers_v7 AS SELECT id, kind, name, base_url, max_concurrency, created_at FROM providers',
+      'DROP TABLE providers',
+      `CREATE TABLE providers (
+        id TEXT PRIMARY KEY,
+        kind TEXT NOT NULL CHECK (kind IN ('ollama','openai','vscode')),
+        name TEXT NOT NULL,
+        base_url TEXT NOT NULL,
+        max_concurrency INTEGER NOT NULL DEFAULT 1,
+        created_at INTEGER NOT NULL
+      )`,
+      'INSERT INTO providers (id, kind, name, base_url, max_concurrency, created_at) SELECT id, kind, name, base_url, max_concurrency, created_at FROM providers_v7',
+      'DROP TABLE providers_v7',
+    ],
+  },
 ];
 
 export const LATEST_SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1].version;

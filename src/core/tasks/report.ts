@@ -43,6 +43,10 @@ export function renderTaskReport(r: TaskDetails): string {
       );
     }
   }
+  if (r.changes.length) {
+    out.push('', '## Proposed changes', '', 'Files outside the agent\'s folder it wants to change ("AI2AI: Review Changes" opens them in the diff view):', '');
+    for (const c of r.changes) out.push(`- \`${c.path}\`${c.deletes ? ' (delete)' : ''}: ${c.status}${c.conflict ? `: ${oneLine(c.conflict)}` : ''}`);
+  }
   if (r.messages.length) {
     out.push('', '## Messages', '');
     for (const m of r.messages) out.push(`- ${time(m.createdAt)} **${m.fromName}** → ${m.toName}: ${oneLine(m.body)}`);

@@ -175,6 +175,9 @@ export async function authorizeCommand(command: string, ctx: ToolContext, option
     why = verdict.why;
   }
   const approved = await ctx.approve(command, { why, sandbox: sandbox.describe() });
+  if (!approved && ctx.refusal) {
+    return { allowed: false, message: `The command "${command}" was refused: ${ctx.refusal} ${DO_NOT_RETRY}` };
+  }
   if (!approved) {
     return {
       allowed: false,

@@ -7,6 +7,7 @@ import * as z from 'zod';
 import { editFileBelow, entryBelow, readFileBelow } from '../workspace/safeFs';
 import { RegexWorker } from './regexWorker';
 import { defineTool, failure, limitsOf, type ToolResult } from './types';
+import { proposedNote } from './fileTools';
 import { looksBinary, walk } from './walk';
 
 function occurrences(text: string, search: string): number[] {
@@ -71,10 +72,20 @@ export const replaceInFile = defineTool({
   async execute(args, ctx) {
     const { sandbox } = ctx;
     const limits = limitsOf(ctx);
+    if (args.search === '') return failure('The search text is empty. Copy the exact lines to change from the file; to replace the whole file use write_file.');
+    const attached = ctx.proposals?.match(args.path);
+    if (attached) {
+      // An attached file outside the folder: edit the agent's proposed version; the file itself waits for the user.
+      const current = await ctx.proposals!.read(attached);
+      if (current === null) return failure(`There is no file "${args.path}". Use write_file to create it.`);
+      const out = replaceText(current, args, attached, limits.maxWriteBytes);
+      if (out.next === undefined) return out.result;
+      await ctx.proposals!.propose(attached, out.next);
+      return { ...out.result, output: `${out.result.output} ${proposedNote(attached, 'an edit')}` };
+    }
     const abs = sandbox.resolveWrite(args.path);
     const root = sandbox.rootOf(abs, 'write');
     const shown = sandbox.display(abs);
-    if (args.search === '') return failure('The search text is empty. Copy the exact lines to change from the file; to replace the whole file use write_file.');
     if (entryBelow(root, abs, args.path).kind === 'dir') return failure(`"${args.path}" is a folder, not a file.`);
     // Read, decide and write through one descriptor: the file written is the file read.
     const r = editFileBelow<ToolResult>(

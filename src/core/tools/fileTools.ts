@@ -10,6 +10,11 @@ import { looksBinary, SKIPPED_DIRS, walk } from './walk';
 
 const PathArg = z.string().min(1, 'Give a path.').max(1024).describe('Path relative to your folder, e.g. src/index.js');
 
+/** What the agent is told when its write to an attached file became a proposal. */
+export function proposedNote(rel: string, what: string): string {
+  return `Proposed a change to ${rel} (${what}). It is outside your folder, so it is applied when the user accepts it; read_file shows your version meanwhile. Carry on as if it were written.`;
+}
+
 function countLines(text: string): number {
   if (text === '') return 0;
   return text.split('\n').length - (text.endsWith('\n') ? 1 : 0);
@@ -65,16 +70,27 @@ export const readFile = defineTool({
   async execute(args, ctx) {
     const { sandbox } = ctx;
     const limits = limitsOf(ctx);
-    const abs = sandbox.resolveRead(args.path);
-    const shown = sandbox.display(abs);
-    const root = sandbox.rootOf(abs, 'read');
-    const entry = entryBelow(root, abs, args.path);
-    if (entry.kind === 'missing') return failure(`There is no file "${args.path}". Use list_files to see what exists.`);
-    if (entry.kind === 'dir') return failure(`"${args.path}" is a folder; use list_files to see inside it.`);
-    const read = readFileBelow(root, abs, limits.maxReadBytes, args.path);
-    if (read.kind === 'missing') return failure(`There is no file "${args.path}". Use list_files to see what exists.`);
-    if (read.kind === 'too_large') return failure(`${shown} is too large to read (${read.size} bytes, limit ${limits.maxReadBytes}). Use search_files to find the part you need.`);
-    const buf = read.buf;
+    const attached = ctx.proposals?.match(args.path);
+    let shown: string;
+    let buf: Buffer;
+    if (attached) {
+      // An attached file: the agent sees its own proposed version, if it made one.
+      const content = await ctx.proposals!.read(attached);
+      if (content === null) return failure(`There is no file "${args.path}" (its deletion is proposed, or it does not exist).`);
+      shown = attached;
+      buf = Buffer.from(content);
+    } else {
+      const abs = sandbox.resolveRead(args.path);
+      shown = sandbox.display(abs);
+      const root = sandbox.rootOf(abs, 'read');
+      const entry = entryBelow(root, abs, args.path);
+      if (entry.kind === 'missing') return failure(`There is no file "${args.path}". Use list_files to see what exists.`);
+      if (entry.kind === 'dir') return failure(`"${args.path}" is a folder; use list_files to see inside it.`);
+      const read = readFileBelow(root, abs, limits.maxReadBytes, args.path);
+      if (read.kind === 'missing') return failure(`There is no file "${args.path}". Use list_files to see what exists.`);
+      if (read.kind === 'too_large') return failure(`${shown} is too large to read (${read.size} bytes, limit ${limits.maxReadBytes}). Use search_files to find the part you need.`);
+      buf = read.buf;
+    }
     if (looksBinary(buf)) return { ok: true, output: `${shown} is a binary file (${buf.length} bytes); it is not shown.` };
     const text = buf.toString('utf8').replace(/\r\n/g, '\n');
     const lines = text.split('\n');
@@ -114,9 +130,14 @@ export const writeFile = defineTool({
   async execute(args, ctx) {
     const { sandbox } = ctx;
     const limits = limitsOf(ctx);
-    const abs = sandbox.resolveWrite(args.path);
     const bytes = Buffer.byteLength(args.content);
     if (bytes > limits.maxWriteBytes) return failure(`The content is too large (${bytes} bytes, limit ${limits.maxWriteBytes}). Split it into smaller files.`);
+    const attached = ctx.proposals?.match(args.path);
+    if (attached) {
+      await ctx.proposals!.propose(attached, args.content);
+      return { ok: true, output: proposedNote(attached, `${countLines(args.content)} lines`), data: { path: attached, bytes, proposed: true } };
+    }
+    const abs = sandbox.resolveWrite(args.path);
     const root = sandbox.rootOf(abs, 'write');
     if (entryBelow(root, abs, args.path).kind === 'dir') return failure(`"${args.path}" is a folder; write to a file path inside it.`);
     const { created } = writeFileBelow(root, abs, Buffer.from(args.content), args.path);
@@ -135,6 +156,12 @@ export const deleteFile = defineTool({
   input: z.object({ path: PathArg }),
   example: { path: 'src/old.js' },
   async execute(args, ctx) {
+    const attached = ctx.proposals?.match(args.path);
+    if (attached) {
+      if ((await ctx.proposals!.read(attached)) === null) return failure(`There is no file "${args.path}" to delete.`);
+      await ctx.proposals!.propose(attached, null);
+      return { ok: true, output: proposedNote(attached, 'deletion'), data: { path: attached, proposed: true } };
+    }
     // The entry itself: deleting a symlink removes the link, never the file it points to.
     const abs = ctx.sandbox.resolveEntry(args.path);
     const outcome = unlinkBelow(ctx.sandbox.rootOf(abs, 'write'), abs, args.path);

@@ -92,6 +92,10 @@ export interface ToolContext {
   approve(command: string, request?: ApprovalRequest): Promise<boolean>;
   /** Workspace trust: false means no command runs at all. */
   trusted: boolean;
+  /** Set where no one can approve (headless): why a command off the allowlist is refused. */
+  refusal?: string;
+  /** Files attached to the task outside the agent's folder: writes to them become proposals (a change set). */
+  proposals?: ProposalPort;
   /** Commands that run without asking, matched as executable + argument prefix ("npm test", "node"). */
   allowlist: readonly string[];
   /**
@@ -122,6 +126,19 @@ export interface ApprovalRequest {
   why: string;
   /** Where it would run (the sandbox's description). */
   sandbox: string;
+}
+
+/**
+ * The task's attached files outside the agent's folder. A path the agent names that means one of them is
+ * read from and written to the change set, never the file itself: the user (or a reviewer) decides.
+ */
+export interface ProposalPort {
+  /** The attached file (workspace-relative) a path names, if it names one. */
+  match(path: string): string | undefined;
+  /** What the agent sees: its own proposal if it made one, else the file (null: does not exist). */
+  read(rel: string): Promise<string | null>;
+  /** Records the agent's version (null: delete the file). */
+  propose(rel: string, after: string | null): Promise<void>;
 }
 
 /** A tool that ends the run. 'wait': the task waits (for its subtasks) and the run resumes after. */

@@ -6,12 +6,14 @@ import { Provider } from '../../core/model/schemas';
 import type { ModelChoice } from '../../core/app/application';
 import type { PullProgress } from '../../core/providers';
 import { formatBytes } from '../../core/util';
+import { VSCODE_LM_URL } from '../../core/providers/providerService';
 import { pickStep, runSteps, textStep, type Prompter } from '../input';
 import { validator } from './agentFlows';
 
 const KINDS = [
   { label: 'Ollama', detail: 'Ollama\'s own API (recommended for Ollama): streaming, num_ctx, model pulls', serverKind: 'ollama' as const, url: 'http://127.0.0.1:11434' },
   { label: 'OpenAI-compatible server', detail: 'LM Studio, llama.cpp server, vLLM, or any /v1/chat/completions server', serverKind: 'openai' as const, url: 'http://127.0.0.1:1234/v1' },
+  { label: "VS Code's language models", detail: 'GitHub Copilot\'s models, or any chat model another extension provides (VS Code asks your permission once)', serverKind: 'vscode' as const, url: VSCODE_LM_URL },
 ];
 
 const CONCURRENCY = (v: string) => (/^\d+$/.test(v) && +v >= 1 && +v <= 64 ? undefined : 'A whole number from 1 to 64 (Ollama serves OLLAMA_NUM_PARALLEL requests at once; default 1).');
@@ -29,7 +31,8 @@ export class ProviderFlows {
         s.kind = v;
       }),
       textStep(this.prompter, () => ({ title, prompt: 'A name for it', value: s.name || s.kind.label, validate: validator(Provider.shape.name) }), v => (s.name = v)),
-      textStep(this.prompter, () => ({ title, prompt: 'Base URL', value: s.url, validate: validator(Provider.shape.baseUrl) }), v => (s.url = v)),
+      // VS Code's models have no address to ask for.
+      (step, total) => (s.kind.serverKind === 'vscode' ? Promise.resolve(true) : textStep(this.prompter, () => ({ title, prompt: 'Base URL', value: s.url, validate: validator(Provider.shape.baseUrl) }), v => (s.url = v))(step, total)),
       textStep(this.prompter, () => ({ title, prompt: 'How many requests may it serve at once?', value: s.concurrency, validate: CONCURRENCY }), v => (s.concurrency = v)),
     ]);
     if (!ok) return undefined;

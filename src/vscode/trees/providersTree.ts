@@ -34,7 +34,7 @@ export class ProvidersTree extends TreeBase<ProviderNode> {
       : health.ok
         ? new vscode.ThemeIcon('pass-filled', new vscode.ThemeColor('testing.iconPassed'))
         : new vscode.ThemeIcon('error', new vscode.ThemeColor('testing.iconFailed'));
-    item.tooltip = `${p.name}: ${state}\n${p.kind === 'ollama' ? 'Ollama' : 'OpenAI-compatible'} at ${p.baseUrl}, ${p.maxConcurrency} request(s) at once${health && !health.ok ? `\n\nOffline: ${health.reason}` : ''}`;
+    item.tooltip = `${p.name}: ${state}\n${p.kind === 'ollama' ? 'Ollama' : p.kind === 'vscode' ? "VS Code's language models" : 'OpenAI-compatible'} at ${p.baseUrl}, ${p.maxConcurrency} request(s) at once${health && !health.ok ? `\n\nOffline: ${health.reason}` : ''}`;
     item.accessibilityInformation = { label: `Model provider ${p.name}, ${state}, ${p.baseUrl}` };
     item.contextValue = `provider.${p.kind}`;
     return item;

@@ -92,7 +92,7 @@ export class TasksTree extends TreeBase<TaskNode> {
   }
 
   protected cares(entity: string): boolean {
-    return entity === 'task' || entity === 'agent';
+    return entity === 'task' || entity === 'agent' || entity === 'change';
   }
 
   protected override moreEvents(core: Core) {
@@ -108,12 +108,15 @@ export class TasksTree extends TreeBase<TaskNode> {
     this.viewSub?.dispose();
     super.dispose();
   }
+  /** Proposed changes waiting for a decision, per task (one query per repaint). */
+  private changesToReview = new Map<string, number>();
 
   /** One read of the board per repaint, shared by every group. */
   private load(): Map<TaskStatus, TaskNode[]> {
     if (this.cache) return this.cache.byStatus;
     const byStatus = new Map<TaskStatus, TaskNode[]>();
     const all = this.core?.tasks.list() ?? [];
+    this.changesToReview = this.core?.changeSets.pendingCounts() ?? new Map();
     if (this.core) {
       const agents = new Map(this.core.agents.list().map(a => [a.id, a]));
       for (const task of all) {
@@ -157,7 +160,8 @@ export class TasksTree extends TreeBase<TaskNode> {
         ? `in review · round ${review.round}/${review.maxRounds}${review.reviewer ? ` · @${review.reviewer}` : review.hint ? ` · ${review.hint}` : ''}`
         : t.status === 'pending' ? `changes requested · round ${review.round}/${review.maxRounds}` : undefined
       : undefined;
-    item.description = [who, PRIORITY_LABELS[t.priority], reviewText, queue].filter(Boolean).join(' · ');
+    const changes = this.changesToReview.get(t.id);
+    item.description = [who, PRIORITY_LABELS[t.priority], reviewText, queue, changes ? `${changes} change${changes > 1 ? 's' : ''} to review` : undefined].filter(Boolean).join(' · ');
     item.iconPath = STATUS_ICON[t.status];
     item.contextValue = `task.${t.status}`;
     item.command = { command: 'ai2ai.showTask', title: 'Show Task Details', arguments: [node] };

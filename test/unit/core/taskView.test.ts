@@ -29,6 +29,7 @@ function details(over: Partial<TaskDetails['task']> = {}): TaskDetails {
     running: false,
     reviews: [],
     reviewTasks: [],
+    changes: [],
   };
 }
 
