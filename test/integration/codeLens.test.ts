@@ -66,6 +66,16 @@ describe('CodeLens assignment and change sets in the diff view', function () {
     await until('the task lens', async () => (await lenses(uri)).includes('AI2AI: 1 task pending (Lens)'), 10_000);
   });
 
+  it('the editor\'s context menu hands over a selection: its lines go into the task', async () => {
+    const editor = await vscode.window.showTextDocument(uri);
+    editor.selection = new vscode.Selection(0, 0, 0, 10);
+    const { result: task } = await runWithAnswers<Task>(api, 'ai2ai.assignSelection', [pick('Lens'), text('')]);
+    assert.equal(task.title, 'Work on src/greet.js lines 1-1');
+    assert.match(task.description, /Lines 1-1 of src\/greet\.js:\n```\nmodule\.exp\n```/);
+    assert.deepEqual(task.attachments, ['src/greet.js']);
+    core.tasks.delete(task.id);
+  });
+
   it('a run on the fake proposes a change to that file; the diff opens; accepting applies it and undo reverts it', async () => {
     const task = core.tasks.list().find(t => t.title === 'Greet politely')!;
     await runOn(task, "'Good day, '");
