@@ -197,6 +197,8 @@ export class AgentFlows {
       { label: 'Max steps', description: st.maxSteps ? String(st.maxSteps) : 'from settings', key: 'maxSteps' as const },
       { label: 'Temperature', description: st.temperature !== undefined ? String(st.temperature) : "the model's default", key: 'temperature' as const },
       { label: 'Test command', description: st.testCommand ?? 'detected from the folder', key: 'testCommand' as const },
+      { label: 'Other model servers', description: st.anyProvider ? `any server with ${agent.model}` : 'only its own', key: 'anyProvider' as const },
+      { label: 'Fallback agent', description: st.fallbackAgent ?? 'none (a stuck run fails)', key: 'fallbackAgent' as const },
     ];
     const field = await this.prompter.pick(fields, { title, placeholder: 'What do you want to change?' });
     if (typeof field !== 'object') return undefined;
@@ -214,6 +216,22 @@ export class AgentFlows {
         const items = PROTOCOLS.map(p => ({ ...p, picked: p.label === (st.toolProtocol ?? 'auto') }));
         const v = await this.prompter.pick(items, { title, placeholder: 'How the agent calls tools' });
         return typeof v === 'object' ? core.agents.edit(agent.id, { settings: { ...st, toolProtocol: v.label } }) : undefined;
+      }
+      case 'anyProvider': {
+        const items = [
+          { label: 'Only its own server', detail: 'Runs wait for a free slot on this agent\'s model server.', any: false, picked: !st.anyProvider },
+          { label: `Any server with ${agent.model}`, detail: 'Runs go to whichever configured server that serves the model has a free slot.', any: true, picked: !!st.anyProvider },
+        ];
+        const v = await this.prompter.pick(items, { title, placeholder: 'Where may its runs go?' });
+        return typeof v === 'object' ? core.agents.edit(agent.id, { settings: definedOnly({ ...st, anyProvider: v.any || undefined }) }) : undefined;
+      }
+      case 'fallbackAgent': {
+        const items = [
+          { label: 'None', description: 'a stuck run fails', name: undefined as string | undefined },
+          ...core.agents.list().filter(a => a.id !== agent.id).map(a => ({ label: a.name, description: `${a.model} · ${a.skills.join(', ') || 'no skills'}`, name: a.name as string | undefined })),
+        ].map(i => ({ ...i, picked: i.name === st.fallbackAgent }));
+        const v = await this.prompter.pick(items, { title, placeholder: 'Who retries a task once when this agent gets stuck (unusable replies, repeating itself, out of steps)?' });
+        return typeof v === 'object' ? core.agents.edit(agent.id, { settings: definedOnly({ ...st, fallbackAgent: v.name }) }) : undefined;
       }
       case 'numCtx':
       case 'maxSteps':
