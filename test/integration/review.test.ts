@@ -27,7 +27,11 @@ describe('AI-to-AI review in VS Code', function () {
     for (const t of core.tasks.list({ status: ['pending', 'blocked'] })) core.app.cancel(t.id);
     author = await core.agents.create({ name: 'Review-Author', role: 'developer', skills: ['javascript'], model: AUTHOR_MODEL });
   });
-  after(async () => fake?.close());
+  after(async () => {
+    // Later suites expect no reviewer: a task of theirs must not go to review.
+    for (const a of core.agents.list()) if (a.skills.includes('review') && a.enabled) core.agents.setEnabled(a.id, false);
+    await fake?.close();
+  });
 
   it('author → reviewer (request changes) → author → reviewer (approve), visible in the tree and the details', async () => {
     const critic = await core.agents.create({ name: 'Critic', role: 'reviewer', skills: ['review'], model: REVIEWER_MODEL });

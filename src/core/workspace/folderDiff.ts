@@ -15,15 +15,21 @@ export const DIFF_LIMITS = { maxFiles: 2000, maxFileBytes: 256 * 1024, maxPatchC
 /** Relative path (forward slashes) → text content, or a marker for a binary or large file. */
 export type FolderSnapshot = Record<string, string>;
 
-/** Size and modification time per path, so a second snapshot reads only the files that changed. */
-const stamps = new WeakMap<FolderSnapshot, Map<string, string>>();
+/**
+ * Size, modification time and inode per path, and when the snapshot began, so a second snapshot reads only
+ * the files that changed. As git does with its index ("racy git"), a file modified less than a second before
+ * the earlier snapshot began is read again anyway: file systems keep times in coarse ticks, and a same-size
+ * rewrite within one tick would otherwise look unchanged.
+ */
+const stamps = new WeakMap<FolderSnapshot, { at: number; files: Map<string, { stamp: string; mtimeMs: number }> }>();
+const RACY_MS = 1000;
 
 const BIG = (size: number) => `\u0000(binary or large file, ${size} bytes)`;
 
 export async function snapshotFolder(dir: string, signal?: AbortSignal, previous?: FolderSnapshot): Promise<FolderSnapshot> {
   const out: FolderSnapshot = {};
-  const seen = new Map<string, string>();
-  stamps.set(out, seen);
+  const seen = new Map<string, { stamp: string; mtimeMs: number }>();
+  stamps.set(out, { at: Date.now(), files: seen });
   const known = previous ? stamps.get(previous) : undefined;
   let n = 0;
   for await (const e of walk(dir, { recursive: true, maxDepth: 12, signal })) {
@@ -36,8 +42,9 @@ export async function snapshotFolder(dir: string, signal?: AbortSignal, previous
       const st = fs.fstatSync(fd);
       if (!st.isFile()) continue;
       const stamp = `${st.size}:${st.mtimeMs}:${st.ino}`;
-      seen.set(rel, stamp);
-      if (known?.get(rel) === stamp && previous![rel] !== undefined) {
+      seen.set(rel, { stamp, mtimeMs: st.mtimeMs });
+      const was = known?.files.get(rel);
+      if (was?.stamp === stamp && was.mtimeMs < known!.at - RACY_MS && previous![rel] !== undefined) {
         out[rel] = previous![rel]; // unchanged since the earlier snapshot: no need to read it again
         continue;
       }

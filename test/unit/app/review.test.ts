@@ -3,6 +3,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { Agent } from '../../../src/core/model/schemas';
 import { parseFindingLines } from '../../../src/core/tools/reviewTools';
+import { diffSnapshots, snapshotFolder } from '../../../src/core/workspace/folderDiff';
 import { startFakeOllama, type FakeOllama } from '../../fake-ollama/server';
 import { asText } from '../../fake-ollama/scenarios';
 import { tempCore, type TempCore } from '../core/helpers';
@@ -134,6 +135,21 @@ describe('AI-to-AI review: reviewer agents, verdicts, rounds', function () {
     assert.match((chats(AUTHOR_MODEL)[2].body.messages as Array<{ content: string }>)[1].content, /a person requested changes[\s\S]*src\/add\.js:1: it subtracts/);
     await until('in review again', () => t.core.tasks.get(task.id).status === 'in_review');
     assert.equal(t.core.tasks.get(task.id).reviewRound, 2);
+  });
+
+  it('a same-size rewrite within one file-system time tick still shows in the diff (racy files are read again)', async () => {
+    const dir = fs.mkdtempSync(path.join(require('node:os').tmpdir(), 'ai2ai-racy-'));
+    try {
+      fs.writeFileSync(path.join(dir, 'm.js'), 'a + b\n');
+      const before = await snapshotFolder(dir);
+      fs.writeFileSync(path.join(dir, 'm.js'), 'a * b\n'); // same size, same inode, maybe the same mtime tick
+      const d = diffSnapshots(before, await snapshotFolder(dir, undefined, before));
+      assert.deepEqual(d.files, [{ path: 'm.js', status: 'modified' }]);
+      assert.equal(d.after['m.js'], 'a * b\n');
+      assert.match(d.patch, /-a \+ b\n\+a \* b/);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('reads findings the way small models write them', () => {
