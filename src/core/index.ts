@@ -15,6 +15,7 @@ import { Application } from './app/application';
 import { DEFAULT_SCHEDULER, RunManager, type SchedulerSettings } from './app/runManager';
 import { DEFAULT_REVIEW, type ReviewPolicy } from './app/review';
 import { createSubtasksTx } from './app/subtasks';
+import { StatsService } from './app/stats';
 import { ProviderMonitor } from './scheduling/providerMonitor';
 import { Scheduler } from './scheduling/scheduler';
 import { ProviderService, type SecretStore } from './providers/providerService';
@@ -75,6 +76,8 @@ export interface Core extends Disposable {
   readonly scheduler: Scheduler;
   /** The application layer: what every front end calls. */
   readonly app: Application;
+  /** The team's figures (the dashboard; the API's `/v1/stats`). */
+  readonly stats: StatsService;
   /** Stops every run (waiting up to `timeoutMs` until each is recorded), then closes the store. */
   close(timeoutMs?: number): Promise<void>;
 }
@@ -120,6 +123,7 @@ export async function openCore(opts: CoreOptions): Promise<Core> {
   const runs = disposables.add(new RunManager({ store, changes, executor, monitor, clock, log, settings: schedulerSettings, review: reviewPolicy }));
   const scheduler = disposables.add(new Scheduler({ store, tasks, agents, runs, monitor, changes, clock, log, settings: schedulerSettings, tickMs: opts.tickMs }));
   const app = new Application({ store, clock, agents, tasks, activity, providers, executor, runs, scheduler, review: reviewPolicy });
+  const stats = disposables.add(new StatsService({ db: store.read, clock, agents: () => agents.list(), providers: () => providers.list(), monitor, runs }));
   try {
     // Runs whose window died (lease lapsed) go back to the queue before anything else looks at the board.
     runs.expireLeases();
@@ -148,6 +152,7 @@ export async function openCore(opts: CoreOptions): Promise<Core> {
     monitor,
     scheduler,
     app,
+    stats,
     close,
     dispose() {
       // Synchronous, for hosts that cannot wait: runs are stopped but not waited for (their leases lapse and
