@@ -16,6 +16,7 @@ import { DEFAULT_SCHEDULER, RunManager, type SchedulerSettings } from './app/run
 import { DEFAULT_REVIEW, type ReviewPolicy } from './app/review';
 import { createSubtasksTx } from './app/subtasks';
 import { StatsService } from './app/stats';
+import { diagnose, type Diagnosis } from './app/diagnose';
 import { ProviderMonitor } from './scheduling/providerMonitor';
 import { Scheduler } from './scheduling/scheduler';
 import { ProviderService, type SecretStore } from './providers/providerService';
@@ -78,6 +79,8 @@ export interface Core extends Disposable {
   readonly app: Application;
   /** The team's figures (the dashboard; the API's `/v1/stats`). */
   readonly stats: StatsService;
+  /** "AI2AI: Diagnose": providers, database, sandbox, folders, with what to fix. */
+  diagnose(signal: AbortSignal): Promise<Diagnosis>;
   /** Stops every run (waiting up to `timeoutMs` until each is recorded), then closes the store. */
   close(timeoutMs?: number): Promise<void>;
 }
@@ -153,6 +156,7 @@ export async function openCore(opts: CoreOptions): Promise<Core> {
     scheduler,
     app,
     stats,
+    diagnose: signal => diagnose({ store, providers, agents, workspaceFolders: opts.workspaceFolders, now: () => clock.now() }, signal),
     close,
     dispose() {
       // Synchronous, for hosts that cannot wait: runs are stopped but not waited for (their leases lapse and

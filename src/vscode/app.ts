@@ -21,6 +21,9 @@ import { StatusBar } from './statusBar';
 import { TaskDocuments } from './taskDocuments';
 import { ChangeDocuments } from './changeDocuments';
 import { TasksTree } from './trees/tasksTree';
+import { Dashboard } from './dashboard';
+import { Notifications } from './notifications';
+import { renderDiagnosis } from '../core/app/diagnose';
 
 /** What activate() returns: for other extensions and for the integration tests. */
 export interface Ai2aiApi {
@@ -30,6 +33,10 @@ export interface Ai2aiApi {
   readonly trees: { agents: AgentsTree; tasks: TasksTree; providers: ProvidersTree };
   readonly runs: RunFlows;
   readonly status: StatusBar;
+  readonly dashboard: Dashboard;
+  readonly notifications: Notifications;
+  /** The last Diagnose report's Markdown (for tests). */
+  readonly lastDiagnosis: string | undefined;
   readonly storageDir: string;
   /** How long activate() took, in ms (the benchmark reads it). */
   readonly activationMs: number;
@@ -41,6 +48,7 @@ export class App implements vscode.Disposable {
   private disposed = false;
   readonly api: Ai2aiApi;
   activationMs = 0;
+  lastDiagnosis: string | undefined;
 
   constructor(private readonly context: vscode.ExtensionContext) {
     const log = this.disposables.add(new Log());
@@ -52,15 +60,17 @@ export class App implements vscode.Disposable {
     const documents = this.disposables.add(new TaskDocuments());
     const changeDocs = this.disposables.add(new ChangeDocuments());
     const status = this.disposables.add(new StatusBar());
+    const dashboard = this.disposables.add(new Dashboard());
     this.disposables.add(vscode.window.createTreeView('ai2ai.agents', { treeDataProvider: agents, showCollapseAll: true }));
     this.disposables.add(vscode.window.createTreeView('ai2ai.tasks', { treeDataProvider: tasks, showCollapseAll: true }));
     this.disposables.add(vscode.window.createTreeView('ai2ai.providers', { treeDataProvider: providers }));
     void vscode.commands.executeCommand('setContext', 'ai2ai.state', 'loading');
 
-    const ready = this.start(log, config, [agents, tasks, providers, documents, status, changeDocs]);
+    const runs = this.disposables.add(new RunFlows(() => ready, prompter));
+    const notifications = this.disposables.add(new Notifications(() => config.settings.notifications.show, id => runs.isManual(id)));
+    const ready = this.start(log, config, [agents, tasks, providers, documents, status, changeDocs, dashboard, notifications]);
     ready.catch(() => undefined); // reported in start(); commands get the same error when they await it
     const core = () => ready;
-    const runs = this.disposables.add(new RunFlows(core, prompter));
     const syncAutoRun = () => void vscode.commands.executeCommand('setContext', 'ai2ai.autoRun', config.settings.scheduler.autoRun);
     syncAutoRun();
     this.disposables.add(
@@ -77,6 +87,8 @@ export class App implements vscode.Disposable {
       providers: new ProviderFlows(core, prompter),
       log,
       refresh: () => [agents, tasks, providers].forEach(t => t.refreshNow()),
+      openDashboard: () => dashboard.open(ready),
+      diagnose: () => this.diagnose(ready),
       setAutoRun: on => config.setAutoRun(on),
     })) {
       this.disposables.add(d);
@@ -88,6 +100,11 @@ export class App implements vscode.Disposable {
       trees: { agents, tasks, providers },
       runs,
       status,
+      dashboard,
+      notifications,
+      get lastDiagnosis() {
+        return app.lastDiagnosis;
+      },
       storageDir: context.globalStorageUri.fsPath,
       get activationMs() {
         return app.activationMs;
@@ -140,6 +157,23 @@ export class App implements vscode.Disposable {
       void showError(e, log, 'Could not open the AI2AI database');
       throw e;
     }
+  }
+
+  /** Runs the checks (with progress) and opens the report as an untitled Markdown document. */
+  private async diagnose(ready: Promise<Core>): Promise<vscode.TextDocument> {
+    const core = await ready;
+    const report = await vscode.window.withProgress(
+      { location: vscode.ProgressLocation.Notification, title: 'AI2AI: Diagnosing…', cancellable: true },
+      async (_p, token) => {
+        const ac = new AbortController();
+        token.onCancellationRequested(() => ac.abort());
+        return renderDiagnosis(await core.diagnose(AbortSignal.any([ac.signal, AbortSignal.timeout(15_000)])));
+      },
+    );
+    this.lastDiagnosis = report;
+    const doc = await vscode.workspace.openTextDocument({ language: 'markdown', content: report });
+    await vscode.window.showTextDocument(doc, { preview: false });
+    return doc;
   }
 
   /**

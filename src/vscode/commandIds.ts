@@ -32,6 +32,8 @@ export const COMMAND_IDS = [
   'ai2ai.approveTask',
   'ai2ai.requestChanges',
   'ai2ai.showChanges',
+  'ai2ai.openDashboard',
+  'ai2ai.diagnose',
 ] as const;
 
 export type CommandId = (typeof COMMAND_IDS)[number];

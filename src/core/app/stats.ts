@@ -178,6 +178,13 @@ export class StatsService implements Disposable {
     });
   }
 
+  /** The few counts a status bar shows, cheaply (two grouped reads). */
+  counts(now = this.d.clock.now()): { running: number; queued: number; inReview: number; failedToday: number } {
+    const by = new Map(this.d.db.all<{ status: string; n: number }>('SELECT status, COUNT(*) AS n FROM tasks GROUP BY status').map(r => [r.status, Number(r.n)]));
+    const failedToday = Number(this.d.db.get<{ n: number }>(`SELECT COUNT(*) AS n FROM tasks WHERE status = 'failed' AND updated_at >= ?`, [startOfDay(now)])?.n ?? 0);
+    return { running: by.get('in_progress') ?? 0, queued: by.get('pending') ?? 0, inReview: by.get('in_review') ?? 0, failedToday };
+  }
+
   stats(opts: StatsOptions = {}): Stats {
     const db = this.d.db;
     const now = opts.now ?? this.d.clock.now();
