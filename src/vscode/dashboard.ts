@@ -17,6 +17,7 @@ export class Dashboard implements vscode.Disposable {
   private readonly subs: vscode.Disposable[] = [];
   private timer: ReturnType<typeof setTimeout> | undefined;
   private lastRender = 0;
+  private renderMs = 0;
   private seq = 0;
   private readonly renderedEmitter = new vscode.EventEmitter<number>();
   /** Fires each time the page has shown a new body (for tests: the panel really updated). */
@@ -80,7 +81,8 @@ export class Dashboard implements vscode.Disposable {
 
   private schedule(): void {
     if (!this.panel || this.timer) return;
-    const wait = Math.max(0, this.lastRender + THROTTLE_MS - Date.now());
+    // At most every 500 ms, and never more than a quarter of the time on a board so big a render is slow.
+    const wait = Math.max(0, this.lastRender + Math.max(THROTTLE_MS, 4 * this.renderMs) - Date.now());
     this.timer = setTimeout(() => {
       this.timer = undefined;
       this.refresh();
@@ -93,6 +95,7 @@ export class Dashboard implements vscode.Disposable {
     if (!panel || !this.core || !panel.visible) return;
     this.lastRender = Date.now();
     const body = renderDashboardBody(this.core.stats.stats());
+    this.renderMs = Date.now() - this.lastRender;
     if (body === this.lastBody) return;
     this.lastBody = body;
     this.renders++;
