@@ -291,7 +291,7 @@ async function phaseUi() {
   const corrupt = process.env.AI2AI_E2E_VARIANT === 'corrupt';
   const dbFile = path.join(GLOBAL_STORAGE, 'ai2ai.sqlite');
   const dbBefore = corrupt ? fs.readFileSync(dbFile) : undefined;
-  for (const name of ['sidebar', 'failure']) fs.rmSync(shot(name), { force: true }); // artifacts show this run only
+  for (const name of ['sidebar', 'dashboard', 'failure']) fs.rmSync(shot(name), { force: true }); // artifacts show this run only
   try {
     await withTimeout(runUiCheck({ page, url: workbenchUrl(host), screenshot: shot, log: (...a) => say(...a) }), 'the UI check');
     // the damaged database must be left exactly as it was
