@@ -33,15 +33,15 @@ function cacheBar(share: number | null): string {
 function providerRows(providers: ProviderStats[]): string {
   const rows = providers.flatMap(p => {
     const state = p.online === null ? '<span class="dim">not checked</span>' : p.online ? '<span class="ok">online</span>' : `<span class="bad" title="${esc(p.offlineReason)}">offline</span>`;
-    if (!p.models.length) return [`<tr><td>${esc(p.name)}</td><td>${state}</td><td colspan="8" class="dim">no models in use</td></tr>`];
+    if (!p.models.length) return [`<tr><td>${esc(p.name)}</td><td>${state}</td><td colspan="9" class="dim">no models in use</td></tr>`];
     return p.models.map((m, i) => {
       const errors = m.errors ? `${m.errors} <span class="dim">${esc(Object.entries(m.errorKinds).map(([k, n]) => `${k} ${n}`).join(', '))}</span>` : '0';
       return `<tr data-model="${esc(`${p.id}/${m.model}`)}"><td>${i ? '' : esc(p.name)}</td><td>${i ? '' : state}</td><td>${esc(m.model)}${m.loaded ? ' <span class="chip">loaded</span>' : ''}</td>` +
-        `<td class="n">${m.slotsInUse}/${m.slots}</td><td class="n">${m.queued}</td><td class="n">${rate(m.completionTokensPerSec)}</td><td class="n">${rate(m.tokensPerSec)}</td>` +
+        `<td class="n">${m.slotsInUse}/${m.slots}</td><td class="n">${m.queued}</td><td class="n">${rate(m.generationTokensPerSec)}</td><td class="n">${rate(m.promptTokensPerSec)}</td><td class="n">${rate(m.tokensPerSec)}</td>` +
         `<td class="cache">${cacheBar(m.cacheShare)}</td><td class="n">${m.runs}</td><td class="n">${errors}</td></tr>`;
     });
   });
-  return `<table><thead><tr><th>Provider</th><th>State</th><th>Model</th><th>Slots in use</th><th>Queued</th><th>Generated tok/s</th><th>All tok/s</th><th>Prompt cache</th><th>Runs</th><th>Errors</th></tr></thead><tbody>${rows.join('')}</tbody></table>`;
+  return `<table><thead><tr><th>Provider</th><th>State</th><th>Model</th><th>Slots in use</th><th>Queued</th><th title="eval_count / eval_duration">Generation tok/s</th><th title="prompt tokens evaluated (not cached) / prompt_eval_duration">Prompt tok/s</th><th title="all tokens processed / model time">All tok/s</th><th>Prompt cache</th><th>Runs</th><th>Errors</th></tr></thead><tbody>${rows.join('')}</tbody></table>`;
 }
 
 function hourlyChart(s: Stats): string {

@@ -73,10 +73,15 @@ export interface ModelStats {
   completionTokens: number;
   cachedTokens: number;
   modelMs: number;
-  /** Prompt + generated tokens per second of model time (the server's prompt and generation time together). */
+  /** Prompt evaluation and generation time, where the server reported them apart (runs since schema 7). */
+  promptMs: number;
+  evalMs: number;
+  /** Generated tokens per second of generation time (Ollama `eval_count / eval_duration`), over runs that report it. */
+  generationTokensPerSec: number | null;
+  /** Prompt tokens evaluated (not read from the cache) per second of prompt-evaluation time, over runs that report it. */
+  promptTokensPerSec: number | null;
+  /** All tokens the model processed per second of model time (prompt and generation together; every run). */
   tokensPerSec: number | null;
-  /** Generated tokens per second of model time. */
-  completionTokensPerSec: number | null;
   /** Share of prompt tokens the server read from its prompt cache (`prompt_eval_cached_count`), 0..1. */
   cacheShare: number | null;
 }
@@ -274,11 +279,17 @@ export class StatsService implements Disposable {
     });
 
     // Per provider and model.
-    type ModelAgg = { provider_id: string; model: string; n: number; errors: number; running: number; pt: number; ct: number; cached: number; ms: number };
+    type ModelAgg = {
+      provider_id: string; model: string; n: number; errors: number; running: number; pt: number; ct: number; cached: number; ms: number;
+      /** Over the runs whose server reported prompt and generation time apart. */
+      split_pt: number; split_ct: number; split_cached: number; pms: number; ems: number;
+    };
     const modelAgg = db.all<ModelAgg>(
       `SELECT provider_id, model, COUNT(*) AS n, SUM(CASE WHEN outcome = 'error' THEN 1 ELSE 0 END) AS errors,
               SUM(CASE WHEN outcome = 'running' THEN 1 ELSE 0 END) AS running,
-              SUM(prompt_tokens) AS pt, SUM(completion_tokens) AS ct, SUM(cached_tokens) AS cached, SUM(model_ms) AS ms
+              SUM(prompt_tokens) AS pt, SUM(completion_tokens) AS ct, SUM(cached_tokens) AS cached, SUM(model_ms) AS ms,
+              SUM(CASE WHEN eval_ms > 0 THEN prompt_tokens ELSE 0 END) AS split_pt, SUM(CASE WHEN eval_ms > 0 THEN completion_tokens ELSE 0 END) AS split_ct,
+              SUM(CASE WHEN eval_ms > 0 THEN cached_tokens ELSE 0 END) AS split_cached, SUM(prompt_ms) AS pms, SUM(eval_ms) AS ems
          FROM runs WHERE provider_id IS NOT NULL AND model IS NOT NULL GROUP BY provider_id, model`,
     );
     const errorKinds = db.all<{ provider_id: string; model: string; kind: string; n: number }>(
@@ -308,8 +319,10 @@ export class StatsService implements Disposable {
           runs: Number(m?.n ?? 0), errors: Number(m?.errors ?? 0),
           errorKinds: Object.fromEntries(errorKinds.filter(e => e.provider_id === p.id && e.model === model).map(e => [e.kind, Number(e.n)])),
           promptTokens: pt, completionTokens: ct, cachedTokens: cached, modelMs: ms,
+          promptMs: Number(m?.pms ?? 0), evalMs: Number(m?.ems ?? 0),
+          generationTokensPerSec: Number(m?.ems ?? 0) > 0 ? Number(m!.split_ct) / (Number(m!.ems) / 1000) : null,
+          promptTokensPerSec: Number(m?.pms ?? 0) > 0 ? (Number(m!.split_pt) - Number(m!.split_cached)) / (Number(m!.pms) / 1000) : null,
           tokensPerSec: ms > 0 ? ((pt - cached) + ct) / (ms / 1000) : null,
-          completionTokensPerSec: ms > 0 ? ct / (ms / 1000) : null,
           cacheShare: ratio(cached, pt),
         };
       });
@@ -400,8 +413,8 @@ export function statsToCsv(s: Stats): string {
       s.agents.flatMap(a => a.bySkill.map(k => [a.name, k.skill, k.runs, k.completed, k.successRate, k.reviews, k.approved, k.reviewPassRate])),
     ),
     table(
-      ['provider', 'online', 'model', 'loaded', 'slots', 'slots_in_use', 'queued', 'runs', 'errors', 'prompt_tokens', 'completion_tokens', 'cached_tokens', 'cache_share', 'model_ms', 'tokens_per_s', 'completion_tokens_per_s'],
-      s.providers.flatMap(p => p.models.map(m => [p.name, p.online, m.model, m.loaded, m.slots, m.slotsInUse, m.queued, m.runs, m.errors, m.promptTokens, m.completionTokens, m.cachedTokens, m.cacheShare, m.modelMs, m.tokensPerSec, m.completionTokensPerSec])),
+      ['provider', 'online', 'model', 'loaded', 'slots', 'slots_in_use', 'queued', 'runs', 'errors', 'prompt_tokens', 'completion_tokens', 'cached_tokens', 'cache_share', 'model_ms', 'prompt_ms', 'eval_ms', 'generation_tokens_per_s', 'prompt_tokens_per_s', 'tokens_per_s'],
+      s.providers.flatMap(p => p.models.map(m => [p.name, p.online, m.model, m.loaded, m.slots, m.slotsInUse, m.queued, m.runs, m.errors, m.promptTokens, m.completionTokens, m.cachedTokens, m.cacheShare, m.modelMs, m.promptMs, m.evalMs, m.generationTokensPerSec, m.promptTokensPerSec, m.tokensPerSec])),
     ),
     table(['hour', 'completed', 'failed'], s.hourly.map(h => [new Date(h.hour).toISOString(), h.completed, h.failed])),
   ].join('\n\n') + '\n';

@@ -65,6 +65,9 @@ export interface LoopResult {
   promptTokens: number;
   completionTokens: number;
   modelMs: number;
+  /** Of modelMs, where the server reported them apart: prompt evaluation and generation. */
+  promptMs: number;
+  evalMs: number;
   testsPassed: number;
   testsFailed: number;
   protocol: WireProtocol;
@@ -122,7 +125,7 @@ export async function runAgentLoop(input: LoopInput, signal: AbortSignal, onEven
         { role: 'system', content: input.system(protocol) },
         { role: 'user', content: input.task },
       ];
-  const r: LoopResult = { outcome: 'failed', steps: 0, promptTokens: 0, completionTokens: 0, modelMs: 0, testsPassed: 0, testsFailed: 0, protocol, messages };
+  const r: LoopResult = { outcome: 'failed', steps: 0, promptTokens: 0, completionTokens: 0, modelMs: 0, promptMs: 0, evalMs: 0, testsPassed: 0, testsFailed: 0, protocol, messages };
   const end = (outcome: LoopOutcome, text: string, errorKind?: string): LoopResult => {
     r.outcome = outcome;
     if (outcome === 'completed') r.result = text;
@@ -176,6 +179,8 @@ export async function runAgentLoop(input: LoopInput, signal: AbortSignal, onEven
       r.promptTokens += reply.promptTokens;
       r.completionTokens += reply.completionTokens;
       r.modelMs += reply.modelMs;
+      r.promptMs += reply.promptMs ?? 0;
+      r.evalMs += reply.evalMs ?? 0;
       onEvent({ type: 'reply', step: r.steps, content: reply.content, result: reply });
       if (reply.truncated) {
         onEvent({ type: 'truncated', estimated: reply.estimatedPromptTokens ?? 0, reported: reply.promptTokens });

@@ -164,6 +164,15 @@ export const MIGRATIONS: readonly Migration[] = [
       'ALTER TABLE tasks ADD COLUMN escalated_from TEXT',
     ],
   },
+  {
+    version: 7,
+    description: "a run's model time split into prompt evaluation and generation, for tokens per second of each",
+    statements: [
+      // Parts of model_ms where the server reports them apart (Ollama, llama.cpp); 0 where it does not.
+      'ALTER TABLE runs ADD COLUMN prompt_ms REAL NOT NULL DEFAULT 0',
+      'ALTER TABLE runs ADD COLUMN eval_ms REAL NOT NULL DEFAULT 0',
+    ],
+  },
 ];
 
 export const LATEST_SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1].version;

@@ -2,6 +2,8 @@ import * as assert from 'node:assert/strict';
 import { statsToCsv } from '../../../src/core/app/stats';
 import type { Core } from '../../../src/core';
 import { tempCore, type TempCore } from '../core/helpers';
+import { startFakeOllama } from '../../fake-ollama/server';
+import { asText } from '../../fake-ollama/scenarios';
 
 interface RunSeed {
   agentId: string;
@@ -13,6 +15,8 @@ interface RunSeed {
   completion?: number;
   cached?: number;
   modelMs?: number;
+  promptMs?: number;
+  evalMs?: number;
   errorKind?: string;
   model: string;
 }
@@ -22,9 +26,9 @@ function addRun(core: Core, r: RunSeed): string {
   const id = `run-${++n}`;
   core.store.mutate(tx =>
     tx.run(
-      `INSERT INTO runs (id, task_id, agent_id, started_at, ended_at, outcome, prompt_tokens, completion_tokens, cached_tokens, model_ms, provider_id, model, error_kind)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'ollama-local', ?, ?)`,
-      [id, r.taskId, r.agentId, r.startedAt, r.endedAt === undefined ? r.startedAt + 1000 : r.endedAt, r.outcome, r.prompt ?? 0, r.completion ?? 0, r.cached ?? 0, r.modelMs ?? 0, r.model, r.errorKind ?? null],
+      `INSERT INTO runs (id, task_id, agent_id, started_at, ended_at, outcome, prompt_tokens, completion_tokens, cached_tokens, model_ms, prompt_ms, eval_ms, provider_id, model, error_kind)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'ollama-local', ?, ?)`,
+      [id, r.taskId, r.agentId, r.startedAt, r.endedAt === undefined ? r.startedAt + 1000 : r.endedAt, r.outcome, r.prompt ?? 0, r.completion ?? 0, r.cached ?? 0, r.modelMs ?? 0, r.promptMs ?? 0, r.evalMs ?? 0, r.model, r.errorKind ?? null],
     ),
   );
   return id;
@@ -57,7 +61,7 @@ describe('stats: the figures of the dashboard and /v1/stats', () => {
     const py = t.core.tasks.create({ title: 'py work', requiredSkills: ['python'], assigneeId: ada.id });
     const queued = t.core.tasks.create({ title: 'waiting', requiredSkills: ['python'], assigneeId: bob.id });
     const start = now - 2 * HOUR;
-    addRun(t.core, { agentId: ada.id, taskId: js.id, outcome: 'completed', startedAt: start, endedAt: start + 4000, prompt: 1000, completion: 200, cached: 600, modelMs: 2000, model: 'gemma3:1b' });
+    addRun(t.core, { agentId: ada.id, taskId: js.id, outcome: 'completed', startedAt: start, endedAt: start + 4000, prompt: 1000, completion: 200, cached: 600, modelMs: 2000, promptMs: 400, evalMs: 1600, model: 'gemma3:1b' });
     addRun(t.core, { agentId: ada.id, taskId: py.id, outcome: 'failed', startedAt: start, endedAt: start + 2000, prompt: 500, completion: 100, cached: 0, modelMs: 1000, model: 'gemma3:1b' });
     addRun(t.core, { agentId: ada.id, taskId: py.id, outcome: 'cancelled', startedAt: start, prompt: 100, model: 'gemma3:1b' });
     addRun(t.core, { agentId: bob.id, taskId: py.id, outcome: 'error', errorKind: 'connection', startedAt: start, model: 'qwen3:4b' });
@@ -100,7 +104,10 @@ describe('stats: the figures of the dashboard and /v1/stats', () => {
     const gemma = s.providers[0].models.find(m => m.model === 'gemma3:1b')!;
     assert.equal(gemma.runs, 3);
     assert.equal(gemma.cacheShare, 600 / 1600);
-    assert.equal(gemma.completionTokensPerSec, 300 / 3);
+    // Generation and prompt rates only over the run that reported its time split: 200 tokens in 1.6 s, 400 uncached in 0.4 s.
+    assert.equal(gemma.generationTokensPerSec, 200 / 1.6);
+    assert.equal(gemma.promptTokensPerSec, 400 / 0.4);
+    assert.equal(gemma.tokensPerSec, (1600 - 600 + 300) / 3);
     const qwen = s.providers[0].models.find(m => m.model === 'qwen3:4b')!;
     assert.equal(qwen.slotsInUse, 1);
     assert.equal(qwen.queued, 1);
@@ -117,5 +124,27 @@ describe('stats: the figures of the dashboard and /v1/stats', () => {
     const csv = statsToCsv(s);
     assert.match(csv, /Ada,ready,,,2,1,1,0\.5000/);
     assert.match(csv, /Ollama \(this machine\),,gemma3:1b/);
+  });
+
+  it('a real run records its prompt and generation time apart, and the rates come out of them', async () => {
+    const fake = await startFakeOllama();
+    try {
+      t.core.providers.edit('ollama-local', { baseUrl: fake.url });
+      const ada = await t.core.agents.create({ name: 'Ada', role: 'developer', skills: ['javascript'], model: 'gemma3:1b' });
+      const task = t.core.tasks.create({ title: 'write add', assigneeId: ada.id, reviewRequired: false });
+      fake.script('gemma3:1b',
+        asText({ tool: 'write_file', args: { path: 'src/add.js', content: 'module.exports = (a, b) => a + b;\n' } }),
+        asText({ tool: 'complete', args: { result: 'wrote add' } }));
+      const run = await t.core.app.runTask(task.id);
+      assert.equal(run.outcome, 'completed', run.reason ?? '');
+      const row = t.core.store.read.get<{ prompt_ms: number; eval_ms: number; model_ms: number }>('SELECT prompt_ms, eval_ms, model_ms FROM runs WHERE id = ?', [run.id])!;
+      assert.ok(row.prompt_ms > 0 && row.eval_ms > 0, JSON.stringify(row));
+      assert.ok(Math.abs(row.prompt_ms + row.eval_ms - row.model_ms) < 1, JSON.stringify(row));
+      const m = t.core.stats.stats().providers[0].models.find(x => x.model === 'gemma3:1b')!;
+      assert.ok(m.generationTokensPerSec! > 0 && m.promptTokensPerSec! > 0, JSON.stringify(m));
+      assert.equal(t.core.stats.stats().agents[0].current, null);
+    } finally {
+      await fake.close();
+    }
   });
 });
