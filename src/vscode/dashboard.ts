@@ -63,7 +63,11 @@ export class Dashboard implements vscode.Disposable {
       if (m?.type === 'export' && (m.format === 'csv' || m.format === 'json')) void this.export(m.format);
       else if (m?.type === 'rendered') this.renderedEmitter.fire(m.seq ?? 0);
     });
-    panel.onDidChangeViewState(() => panel.visible && this.schedule());
+    // Shown again: the page was reloaded from its first HTML, so send the current body whatever it was.
+    panel.onDidChangeViewState(() => {
+      if (panel.visible) this.lastBody = '';
+      this.schedule();
+    });
     panel.onDidDispose(() => {
       if (this.panel === panel) this.panel = undefined;
     });
