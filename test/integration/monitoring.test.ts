@@ -85,4 +85,39 @@ describe('Monitoring: status bar, dashboard, notifications, Diagnose', function 
     }
     await until('the warning gone with the provider', () => !api.status.counts.offline.length, 5000);
   });
+
+  it('notifications are coalesced, and follow ai2ai.notifications.show', async () => {
+    const agent = core.agents.findByName('Monitored')!;
+    const tasks = [1, 2, 3].map(i => core.tasks.create({ title: `Reviewed ${i}`, assigneeId: agent.id }));
+    let n = 0;
+    const verdicts = (verdict: string) =>
+      core.store.mutate(tx => {
+        for (const t of tasks) {
+          const id = `it-review-${++n}`;
+          tx.run(`INSERT INTO reviews (id, task_id, round, author_id, reviewer_id, reviewer_name, verdict, created_at) VALUES (?, ?, 1, ?, NULL, 'Critic', ?, ?)`, [id, t.id, agent.id, verdict, Date.now()]);
+          tx.changed({ entity: 'review', op: 'created', id, taskId: t.id });
+        }
+      });
+    const config = vscode.workspace.getConfiguration('ai2ai');
+    try {
+      // Three verdicts at once: one message, not three.
+      const before = api.notifications.shown.length;
+      verdicts('approve');
+      await until('one summary for the three verdicts', () => api.notifications.shown.length > before, 5000);
+      await new Promise(r => setTimeout(r, 2000));
+      assert.deepEqual(api.notifications.shown.slice(before), ['AI2AI: 3 review verdicts.']);
+      // Failures only: approvals and change requests of tasks still open are not failures.
+      await config.update('notifications.show', 'failures', vscode.ConfigurationTarget.Global);
+      const mid = api.notifications.shown.length;
+      verdicts('request_changes');
+      await new Promise(r => setTimeout(r, 2500));
+      assert.equal(api.notifications.shown.length, mid);
+      await config.update('notifications.show', 'none', vscode.ConfigurationTarget.Global);
+      verdicts('approve');
+      await new Promise(r => setTimeout(r, 2500));
+      assert.equal(api.notifications.shown.length, mid);
+    } finally {
+      await config.update('notifications.show', undefined, vscode.ConfigurationTarget.Global);
+    }
+  });
 });
