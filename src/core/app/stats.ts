@@ -206,14 +206,19 @@ export class StatsService implements Disposable {
       [today, today],
     );
 
-    // Per agent and skill set: finished runs, tokens, time.
-    type RunAgg = { agent_id: string; skills: string; outcome: string; n: number; dur: number; pt: number; ct: number; cached: number; ms: number };
+    // Per agent: finished runs, tokens, time (grouped along the runs_agent_outcome index, no join) ...
+    type RunAgg = { agent_id: string; outcome: string; n: number; dur: number; pt: number; ct: number; cached: number; ms: number };
     const runAgg = db.all<RunAgg>(
-      `SELECT r.agent_id, t.required_skills AS skills, r.outcome, COUNT(*) AS n,
-              SUM(COALESCE(r.ended_at, r.started_at) - r.started_at) AS dur,
-              SUM(r.prompt_tokens) AS pt, SUM(r.completion_tokens) AS ct, SUM(r.cached_tokens) AS cached, SUM(r.model_ms) AS ms
+      `SELECT agent_id, outcome, COUNT(*) AS n, SUM(COALESCE(ended_at, started_at) - started_at) AS dur,
+              SUM(prompt_tokens) AS pt, SUM(completion_tokens) AS ct, SUM(cached_tokens) AS cached, SUM(model_ms) AS ms
+         FROM runs WHERE outcome != 'running' GROUP BY agent_id, outcome`,
+    );
+    // ... and per skill set of the task, counts only.
+    type SkillAgg = { agent_id: string; skills: string; outcome: string; n: number };
+    const skillAgg = db.all<SkillAgg>(
+      `SELECT r.agent_id, t.required_skills AS skills, r.outcome, COUNT(*) AS n
          FROM runs r JOIN tasks t ON t.id = r.task_id
-        WHERE r.outcome != 'running'
+        WHERE r.outcome IN ('completed', 'failed', 'error')
         GROUP BY r.agent_id, t.required_skills, r.outcome`,
     );
     type ReviewAgg = { author_id: string; skills: string; verdict: string; n: number };
@@ -246,10 +251,12 @@ export class StatsService implements Disposable {
         dur += Number(r.dur);
         if (r.outcome === 'completed') completed += n;
         else failed += n;
+      }
+      for (const r of skillAgg.filter(r => r.agent_id === a.id)) {
         for (const s of parseSkills(r.skills)) {
           const v = skill(s);
-          v.runs += n;
-          if (r.outcome === 'completed') v.completed += n;
+          v.runs += Number(r.n);
+          if (r.outcome === 'completed') v.completed += Number(r.n);
         }
       }
       let reviews = 0, approved = 0;
@@ -352,8 +359,9 @@ export class StatsService implements Disposable {
     const timeline = db
       .all<{ id: string; agent_id: string; task_id: string; started_at: number; ended_at: number | null; outcome: string }>(
         `SELECT id, agent_id, task_id, started_at, ended_at, outcome FROM runs
-          WHERE started_at >= ? OR outcome = 'running' OR ended_at >= ? ORDER BY started_at DESC LIMIT ${TIMELINE_MAX}`,
-        [since, since],
+          WHERE started_at >= ? AND (ended_at IS NULL OR ended_at >= ?) ORDER BY started_at DESC LIMIT ${TIMELINE_MAX}`,
+        // A run lasts at most its time budget: one that ended in the window started less than a day before it.
+        [since - 86_400_000, since],
       )
       .map(r => ({ runId: r.id, agentId: r.agent_id, taskId: r.task_id, startedAt: Number(r.started_at), endedAt: r.ended_at === null ? null : Number(r.ended_at), outcome: r.outcome }))
       .reverse();
