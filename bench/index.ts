@@ -3,19 +3,25 @@
  * never in tests: the machines are shared and noisy, so read the ratios, and rerun before believing a miss.
  *   1. bundle size of the production build
  *   2. each standalone out/bench/*.bench.js (store persistence, protocol parsing, agent loop…)
- *   3. in a real VS Code (code-server): activate() time and the Tasks tree with 10,000 tasks
- * `npm run bench -- --no-vscode` skips part 3.
+ *   3. in a real VS Code (code-server, installed first when missing, as `npm test` does): activate() time
+ *      and the Tasks tree with 10,000 tasks
+ * Prints one table (figure, value, target, ratio, ok/missed) and writes bench/results.json. A part that
+ * cannot run, or a figure that did not come out, fails the bench (exit 1); a missed target does not.
+ * `npm run bench -- --no-vscode` skips part 3 (and says so in the table).
  */
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 
 const ROOT = path.resolve(__dirname, '../..');
-const rows: Array<{ name: string; value: number; unit: string; target: number; atLeast: boolean }> = [];
+const rows: Array<{ key: string; name: string; value: number; unit: string; target: number; atLeast: boolean }> = [];
+/** Parts that could not run, and figures that never came out: each fails the bench. */
+const failures: string[] = [];
+const started = Date.now();
 
 /** A figure with its target; `atLeast` for figures that must reach the target (speedups), not stay under it. */
-function row(name: string, value: number, unit: string, target: number, atLeast = false): void {
-  rows.push({ name, value, unit, target, atLeast });
+function row(name: string, value: number, unit: string, target: number, atLeast = false, key = name): void {
+  rows.push({ key, name, value, unit, target, atLeast });
 }
 
 function run(cmd: string, args: string[], env: NodeJS.ProcessEnv = {}): { code: number; out: string } {
@@ -32,7 +38,7 @@ function section(title: string): void {
 section('bundle (production build)');
 if (run(process.execPath, ['esbuild.mjs', '--production']).code !== 0) process.exit(1);
 const size = fs.statSync(path.join(ROOT, 'dist/extension.js')).size;
-row('dist/extension.js size', size / 1024, 'KB', 400);
+row('dist/extension.js size', size / 1024, 'KB', 400, false, 'bundle_kb');
 
 /** `[bench] key=value` lines the standalone benches print, with the label, unit and target of each. */
 const TARGETS: Record<string, [label: string, unit: string, target: number, atLeast?: boolean]> = {
@@ -56,36 +62,63 @@ const TARGETS: Record<string, [label: string, unit: string, target: number, atLe
   api_p50_ms: ['API request p50, 50 clients (create + read)', 'ms', 20],
   api_p99_ms: ['API request p99, 50 clients (create + read)', 'ms', 20],
   ws_fanout_p99_ms: ['WebSocket fan-out p99, 1 change to 20', 'ms', 10],
+  loop_cpu_per_token_us: ['loop CPU per streamed token (HTTP client)', 'us', 20],
+  loop_cpu_per_turn_ms: ['loop CPU per turn without the stream', 'ms', 1],
+  dashboard_open_ms: ['dashboard open, 10,000 tasks, 50,000 updates', 'ms', 1000],
+  dashboard_refresh_ms: ['dashboard refresh after a change, same board', 'ms', 500],
+  status_counts_ms: ['status bar counts, same board', 'ms', 5],
 };
 
 const benchDir = path.join(ROOT, 'out/bench');
 for (const f of fs.readdirSync(benchDir).filter(f => f.endsWith('.bench.js')).sort()) {
   section(f);
   const r = run(process.execPath, ['--expose-gc', path.join(benchDir, f)]);
-  if (r.code !== 0) process.stdout.write(`(${f} exited ${r.code})\n`);
+  if (r.code !== 0) failures.push(`${f} exited ${r.code}`);
   for (const m of r.out.matchAll(/\[bench\] (\w+)=([\d.]+)/g)) {
     const t = TARGETS[m[1]];
-    if (t) row(t[0], Number(m[2]), t[1], t[2], t[3]);
+    if (t) row(t[0], Number(m[2]), t[1], t[2], t[3], m[1]);
+  }
+}
+for (const key of Object.keys(TARGETS)) if (!rows.some(r => r.key === key)) failures.push(`figure ${key} was not reported`);
+
+const VSCODE_FIGURES: Record<string, [label: string, unit: string, target: number]> = {
+  activate_ms: ['activate() returns', 'ms', 20],
+  tasks_tree_10000_ms: ['Tasks tree, 10,000 tasks', 'ms', 300],
+  agents_tree_with_10000_tasks_ms: ['Agents tree beside 10,000 tasks', 'ms', 50],
+  database_open_after_activate_ms: ['database open (after activate)', 'ms', 500],
+};
+if (!process.argv.includes('--no-vscode')) {
+  section('in VS Code (code-server 4.100.3)');
+  // On a fresh clone: install code-server (and Chromium) as `npm test` does; a failed install fails the bench.
+  if (run('bash', ['scripts/vscode-install.sh', '4.100.3']).code !== 0) failures.push('code-server 4.100.3 could not be installed');
+  else {
+    const r = run(process.execPath, ['scripts/vscode-run.mjs', 'tests'], { AI2AI_TESTS_INDEX: path.join(benchDir, 'vscode/index.js') });
+    const figures = Object.fromEntries([...r.out.matchAll(/\[bench\] (\w+)=([\d.]+)/g)].map(m => [m[1], Number(m[2])]));
+    for (const [key, [label, unit, target]] of Object.entries(VSCODE_FIGURES)) {
+      if (figures[key] !== undefined) row(label, figures[key], unit, target, false, key);
+      else failures.push(`figure ${key} was not reported`);
+    }
+    if (r.code !== 0) failures.push(`the VS Code benchmark run exited ${r.code}`);
   }
 }
 
-if (!process.argv.includes('--no-vscode')) {
-  section('in VS Code (code-server 4.100.3)');
-  const r = run(process.execPath, ['scripts/vscode-run.mjs', 'tests'], { AI2AI_TESTS_INDEX: path.join(benchDir, 'vscode/index.js') });
-  const figures = Object.fromEntries([...r.out.matchAll(/\[bench\] (\w+)=([\d.]+)/g)].map(m => [m[1], Number(m[2])]));
-  if (figures.activate_ms !== undefined) row('activate() returns', figures.activate_ms, 'ms', 20);
-  if (figures.tasks_tree_10000_ms !== undefined) row('Tasks tree, 10,000 tasks', figures.tasks_tree_10000_ms, 'ms', 300);
-  if (figures.agents_tree_with_10000_tasks_ms !== undefined) row('Agents tree beside 10,000 tasks', figures.agents_tree_with_10000_tasks_ms, 'ms', 50);
-  if (figures.database_open_after_activate_ms !== undefined) row('database open (after activate)', figures.database_open_after_activate_ms, 'ms', 500);
-  if (r.code !== 0) process.stdout.write(`(VS Code benchmark run exited ${r.code})\n`);
-}
-
 section('summary (figure / target = ratio; ≤ 1.00 meets the target)');
-for (const r of rows) {
+process.stdout.write(`${'figure'.padEnd(46)} ${'value'.padStart(10)}     ${'target'.padEnd(17)} ${'ratio'.padStart(6)}  result\n`);
+const results = rows.map(r => {
   // The ratio reads the same way for every row: ≤ 1.00 meets the target.
-  const ratio = r.atLeast ? r.target / r.value : r.value / r.target;
-  const target = Number.isFinite(r.target) ? `target ${r.atLeast ? '≥' : '≤'} ${String(r.target).padStart(5)} ${r.unit.padEnd(3)}` : `(for comparison)${' '.repeat(8)}`;
-  process.stdout.write(
-    `${r.name.padEnd(42)} ${r.value.toFixed(2).padStart(10)} ${r.unit.padEnd(3)} ${target} ratio ${Number.isFinite(r.target) ? ratio.toFixed(2) : '  - '} ${!Number.isFinite(r.target) || ratio <= 1 ? 'ok' : 'MISSED'}\n`,
-  );
-}
+  const comparable = Number.isFinite(r.target);
+  const ratio = comparable ? (r.atLeast ? r.target / r.value : r.value / r.target) : null;
+  const ok = ratio === null || ratio <= 1;
+  const target = comparable ? `${r.atLeast ? '≥' : '≤'} ${String(r.target).padStart(5)} ${r.unit}` : '(for comparison)';
+  process.stdout.write(`${r.name.padEnd(46)} ${r.value.toFixed(2).padStart(10)} ${r.unit.padEnd(3)}  ${target.padEnd(17)} ${ratio === null ? '   -  ' : ratio.toFixed(2).padStart(6)}  ${ok ? 'ok' : 'missed'}\n`);
+  return { key: r.key, figure: r.name, value: Number(r.value.toFixed(3)), unit: r.unit, target: comparable ? r.target : null, atLeast: r.atLeast, ratio: ratio === null ? null : Number(ratio.toFixed(3)), ok };
+});
+if (process.argv.includes('--no-vscode')) process.stdout.write(`(the VS Code figures were skipped: --no-vscode)\n`);
+const seconds = (Date.now() - started) / 1000;
+process.stdout.write(`\n${results.filter(r => r.ok).length} ok, ${results.filter(r => !r.ok).length} missed, in ${seconds.toFixed(0)} s\n`);
+for (const f of failures) process.stdout.write(`FAILED: ${f}\n`);
+fs.writeFileSync(
+  path.join(ROOT, 'bench/results.json'),
+  JSON.stringify({ at: new Date().toISOString(), node: process.version, platform: `${process.platform} ${process.arch}`, seconds, vscode: !process.argv.includes('--no-vscode'), failures, figures: results }, null, 2) + '\n',
+);
+process.exit(failures.length ? 1 : 0);

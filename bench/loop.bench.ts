@@ -18,7 +18,7 @@ const STEPS = 30;
 async function main(): Promise<void> {
   const child = spawn(process.execPath, [path.join(__dirname, 'fakeServer.js')], { env: { ...process.env, STEPS: String(STEPS) }, stdio: ['ignore', 'pipe', 'inherit'] });
   const url = await new Promise<string>(resolve => child.stdout!.once('data', d => resolve(String(d).trim())));
-  const runs: Array<{ wall: number; model: number; cpu: number; clientCpu: number; main: number; steps: number }> = [];
+  const runs: Array<{ wall: number; model: number; cpu: number; clientCpu: number; main: number; steps: number; tokens: number }> = [];
   try {
     for (let i = 0; i < 8; i++) {
       const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ai2ai-loop-bench-'));
@@ -51,7 +51,7 @@ async function main(): Promise<void> {
       const c = process.cpuUsage(cpu0);
       const elu = performance.eventLoopUtilization(elu0);
       if (r.outcome !== 'completed' || r.steps !== STEPS) throw new Error(`run ended ${r.outcome} after ${r.steps} steps: ${r.reason}`);
-      if (i > 0) runs.push({ wall, model, cpu: (c.user + c.system) / 1000, clientCpu, main: elu.active, steps: r.steps }); // run 0 warms up (module loading, JIT)
+      if (i > 0) runs.push({ wall, model, cpu: (c.user + c.system) / 1000, clientCpu, main: elu.active, steps: r.steps, tokens: r.completionTokens }); // run 0 warms up (module loading, JIT)
       if (process.env.VERBOSE) console.log(`  run ${i}: wall ${wall.toFixed(0)} model ${model.toFixed(0)} cpu ${((c.user + c.system) / 1000).toFixed(0)} main thread ${elu.active.toFixed(0)} ms`);
       fs.rmSync(dir, { recursive: true, force: true });
     }
@@ -70,6 +70,10 @@ async function main(): Promise<void> {
   console.log(`[bench] loop_wall_over_model=${ratio.toFixed(4)}`);
   console.log(`[bench] loop_cpu_ms_per_turn=${cpuPerTurn.toFixed(3)}`);
   console.log(`[bench] loop_own_cpu_ms_per_turn=${(cpuPerTurn - clientPerTurn).toFixed(3)}`);
+  // The same two parts in the terms of their targets: the stream's cost per streamed token (it grows with the
+  // number of chunks), and a turn's cost without the stream.
+  console.log(`[bench] loop_cpu_per_token_us=${med(r => (r.clientCpu * 1000) / Math.max(1, r.tokens)).toFixed(2)}`);
+  console.log(`[bench] loop_cpu_per_turn_ms=${med(r => (r.cpu - r.clientCpu) / r.steps).toFixed(3)}`);
 }
 
 main().catch(e => {

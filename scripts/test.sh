@@ -75,6 +75,9 @@ step "e2e-corrupt-db" no env AI2AI_E2E_VARIANT=corrupt AI2AI_E2E_SEED=out/test/e
 step "e2e-review" no env AI2AI_E2E_VARIANT=review AI2AI_E2E_SEED=out/test/e2e/seed-review.js AI2AI_E2E_EXPECT="Write the add function" \
   AI2AI_E2E_OPEN="Write the add function" AI2AI_E2E_DETAILS="changes requested by Critic|subtracts instead of adding" \
   node scripts/vscode-run.mjs ui --vscode "${versions%% *}"
+# the dashboard with three agents' history, prompt-cache figures included: screenshot ui-<version>-dashboard-dashboard.png
+step "e2e-dashboard" no env AI2AI_E2E_VARIANT=dashboard AI2AI_E2E_SEED=out/test/e2e/seed-dashboard.js AI2AI_E2E_EXPECT='Ada|Bea|Cyd' \
+  AI2AI_E2E_DASHBOARD='Ada|Bea|Cyd|Prompt cache|72%' node scripts/vscode-run.mjs ui --vscode "${versions%% *}"
 # last, because it rebuilds dist/ minified: the packaged .vsix installed into code-server as a user would
 first=${versions%% *}
 step "vsix-$first" no bash -c "npm run package && AI2AI_VSIX=ai2ai.vsix node scripts/vscode-run.mjs ui --vscode $first"

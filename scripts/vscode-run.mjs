@@ -297,7 +297,7 @@ async function phaseUi() {
   const dbFile = path.join(GLOBAL_STORAGE, 'ai2ai.sqlite');
   const dbBefore = corrupt ? fs.readFileSync(dbFile) : undefined;
   // artifacts show this run only
-  const mine = new RegExp(`^ui-${VERSION.replace(/\./g, '\\.')}${variant}-(sidebar|details|failure|\\d+-[a-z-]+)\\.png$`);
+  const mine = new RegExp(`^ui-${VERSION.replace(/\./g, '\\.')}${variant}-(sidebar|details|dashboard|failure|\\d+-[a-z-]+)\\.png$`);
   for (const f of fs.readdirSync(ARTIFACTS)) if (mine.test(f)) fs.rmSync(path.join(ARTIFACTS, f), { force: true });
   try {
     await withTimeout(runUiCheck({ page, url: workbenchUrl(host), screenshot: shot, log: (...a) => say(...a) }), 'the UI check');

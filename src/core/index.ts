@@ -16,6 +16,8 @@ import { Application } from './app/application';
 import { DEFAULT_SCHEDULER, RunManager, type SchedulerSettings } from './app/runManager';
 import { DEFAULT_REVIEW, type ReviewPolicy } from './app/review';
 import { createSubtasksTx } from './app/subtasks';
+import { StatsService } from './app/stats';
+import { diagnose, type Diagnosis } from './app/diagnose';
 import { ProviderMonitor } from './scheduling/providerMonitor';
 import { Scheduler } from './scheduling/scheduler';
 import { ProviderService, type HostProviders, type ProviderTimeouts, type SecretStore } from './providers/providerService';
@@ -86,6 +88,10 @@ export interface Core extends Disposable {
   readonly scheduler: Scheduler;
   /** The application layer: what every front end calls. */
   readonly app: Application;
+  /** The team's figures (the dashboard; the API's `/v1/stats`). */
+  readonly stats: StatsService;
+  /** "AI2AI: Diagnose": providers, database, sandbox, folders, with what to fix. */
+  diagnose(signal: AbortSignal): Promise<Diagnosis>;
   /** Stops every run (waiting up to `timeoutMs` until each is recorded), then closes the store. */
   close(timeoutMs?: number): Promise<void>;
 }
@@ -134,6 +140,7 @@ export async function openCore(opts: CoreOptions): Promise<Core> {
   const app = new Application({ store, clock, agents, tasks, activity, providers, executor, runs, scheduler, monitor, changeSets, review: reviewPolicy });
   // An agent stopped by its provider (model missing, refused) is ready again once the provider serves its model.
   disposables.add(monitor.onDidChange(id => app.reconcileAgents(id)));
+  const stats = disposables.add(new StatsService({ db: store.read, clock, agents: () => agents.list(), providers: () => providers.list(), monitor, runs }));
   try {
     // Runs whose window died (lease lapsed) go back to the queue before anything else looks at the board.
     runs.expireLeases();
@@ -163,6 +170,8 @@ export async function openCore(opts: CoreOptions): Promise<Core> {
     monitor,
     scheduler,
     app,
+    stats,
+    diagnose: signal => diagnose({ store, providers, agents, workspaceFolders: opts.workspaceFolders, now: () => clock.now() }, signal),
     close,
     dispose() {
       // Synchronous, for hosts that cannot wait: runs are stopped but not waited for (their leases lapse and

@@ -28,6 +28,9 @@ import { ChangeDocuments } from './changeDocuments';
 import { TaskPanels } from './taskPanel/panel';
 import { TranscriptDocuments } from './transcripts';
 import { TasksTree, type TaskNode } from './trees/tasksTree';
+import { Dashboard } from './dashboard';
+import { Notifications } from './notifications';
+import { renderDiagnosis } from '../core/app/diagnose';
 
 /** What activate() returns: for other extensions and for the integration tests. */
 export interface Ai2aiApi {
@@ -45,6 +48,10 @@ export interface Ai2aiApi {
   readonly api: ApiHost;
   readonly codeLens: AssignCodeLens;
   readonly changes: ChangeReview;
+  readonly dashboard: Dashboard;
+  readonly notifications: Notifications;
+  /** The last Diagnose report's Markdown (for tests). */
+  readonly lastDiagnosis: string | undefined;
   readonly storageDir: string;
   /** How long activate() took, in ms (the benchmark reads it). */
   readonly activationMs: number;
@@ -58,6 +65,7 @@ export class App implements vscode.Disposable {
   private apiHost: ApiHost | undefined;
   readonly api: Ai2aiApi;
   activationMs = 0;
+  lastDiagnosis: string | undefined;
 
   constructor(private readonly context: vscode.ExtensionContext) {
     const log = this.disposables.add(new Log());
@@ -70,6 +78,7 @@ export class App implements vscode.Disposable {
     const panels = this.disposables.add(new TaskPanels(log, vscode.Uri.joinPath(context.extensionUri, 'media', 'ai2ai.svg')));
     const changeDocs = this.disposables.add(new ChangeDocuments());
     const status = this.disposables.add(new StatusBar());
+    const dashboard = this.disposables.add(new Dashboard());
     this.disposables.add(vscode.window.createTreeView('ai2ai.agents', { treeDataProvider: agents, showCollapseAll: true }));
     const taskView = this.disposables.add(vscode.window.createTreeView('ai2ai.tasks', { treeDataProvider: tasks, showCollapseAll: true }));
     tasks.setView(taskView, log);
@@ -82,7 +91,9 @@ export class App implements vscode.Disposable {
     const codeLens = this.disposables.add(new AssignCodeLens(config));
     // Called only after `ready` exists (commands run after the constructor).
     const changes = this.disposables.add(new ChangeReview(() => ready, prompter));
-    const ready = this.start(log, config, [agents, tasks, providers, transcripts, status, changeDocs, api, codeLens, changes]);
+    // `runs` is read only once the database is open, after the constructor.
+    const notifications = this.disposables.add(new Notifications(() => config.settings.notifications.show, id => runs.isManual(id)));
+    const ready = this.start(log, config, [agents, tasks, providers, transcripts, status, changeDocs, api, codeLens, changes, dashboard, notifications]);
     ready.catch(() => undefined); // reported in start(); commands get the same error when they await it
     const core = () => ready;
     const runs = this.disposables.add(new RunFlows(core, prompter));
@@ -104,6 +115,8 @@ export class App implements vscode.Disposable {
       providers: new ProviderFlows(core, prompter),
       log,
       refresh: () => [agents, tasks, providers].forEach(t => t.refreshNow()),
+      openDashboard: () => dashboard.open(ready),
+      diagnose: () => this.diagnose(ready),
       setAutoRun: on => config.setAutoRun(on),
       showTranscript: async runId => transcripts.show(await ready, runId),
       api,
@@ -124,6 +137,11 @@ export class App implements vscode.Disposable {
       api,
       codeLens,
       changes,
+      dashboard,
+      notifications,
+      get lastDiagnosis() {
+        return app.lastDiagnosis;
+      },
       storageDir: context.globalStorageUri.fsPath,
       get activationMs() {
         return app.activationMs;
@@ -175,6 +193,23 @@ export class App implements vscode.Disposable {
       void showError(e, log, 'Could not open the AI2AI database');
       throw e;
     }
+  }
+
+  /** Runs the checks (with progress) and opens the report as an untitled Markdown document. */
+  private async diagnose(ready: Promise<Core>): Promise<vscode.TextDocument> {
+    const core = await ready;
+    const report = await vscode.window.withProgress(
+      { location: vscode.ProgressLocation.Notification, title: 'AI2AI: Diagnosing…', cancellable: true },
+      async (_p, token) => {
+        const ac = new AbortController();
+        token.onCancellationRequested(() => ac.abort());
+        return renderDiagnosis(await core.diagnose(AbortSignal.any([ac.signal, AbortSignal.timeout(15_000)])));
+      },
+    );
+    this.lastDiagnosis = report;
+    const doc = await vscode.workspace.openTextDocument({ language: 'markdown', content: report });
+    await vscode.window.showTextDocument(doc, { preview: false });
+    return doc;
   }
 
   /**

@@ -41,6 +41,8 @@ export const COMMAND_IDS = [
   'ai2ai.rejectChange',
   'ai2ai.acceptAllChanges',
   'ai2ai.rejectAllChanges',
+  'ai2ai.openDashboard',
+  'ai2ai.diagnose',
 ] as const;
 
 export type CommandId = (typeof COMMAND_IDS)[number];

@@ -21,6 +21,8 @@ export interface CommandContext {
   providers: ProviderFlows;
   log: Log;
   refresh(): void;
+  openDashboard(): Promise<void>;
+  diagnose(): Promise<unknown>;
   setAutoRun(on: boolean): Thenable<void>;
   showTranscript(runId?: string): Promise<unknown>;
   api: ApiHost;
@@ -74,6 +76,8 @@ export const COMMANDS: Record<CommandId, Handler> = {
   'ai2ai.approveTask': (ctx, a?: unknown, summary?: string) => ctx.tasks.approve(idArg(a), typeof summary === 'string' ? summary : undefined),
   'ai2ai.requestChanges': (ctx, a?: unknown, comments?: string) => ctx.tasks.requestChanges(idArg(a), typeof comments === 'string' ? comments : undefined),
   'ai2ai.showChanges': (ctx, a?: unknown, file?: string) => ctx.tasks.showChanges(idArg(a), typeof file === 'string' ? file : undefined),
+  'ai2ai.openDashboard': ctx => ctx.openDashboard(),
+  'ai2ai.diagnose': ctx => ctx.diagnose(),
   'ai2ai.enableAutoRun': ctx => ctx.setAutoRun(true),
   'ai2ai.disableAutoRun': ctx => ctx.setAutoRun(false),
   'ai2ai.copyApiToken': ctx => ctx.api.copyToken(),

@@ -32,6 +32,7 @@ const Settings = z.object({
     required: z.enum(['auto', 'always', 'never']).catch('auto'),
     maxRounds: z.number().int().min(1).max(10).catch(3),
   }),
+  notifications: z.object({ show: z.enum(['all', 'failures', 'none']).catch('all') }),
   scheduler: z.object({
     autoRun: z.boolean().catch(false),
     maxAttempts: z.number().int().min(1).max(20).catch(3),
@@ -93,6 +94,7 @@ export class Config implements vscode.Disposable {
         models: { firstTokenTimeoutSeconds: c.get('models.firstTokenTimeoutSeconds'), idleTimeoutSeconds: c.get('models.idleTimeoutSeconds') },
         agent: { maxSteps: c.get('agent.maxSteps'), timeBudgetMinutes: c.get('agent.timeBudgetMinutes'), tokenBudget: c.get('agent.tokenBudget') },
         review: { required: c.get('review.required'), maxRounds: c.get('review.maxRounds') },
+        notifications: { show: c.get('notifications.show') },
         scheduler: { autoRun: c.get('scheduler.autoRun'), maxAttempts: c.get('scheduler.maxAttempts'), leaseSeconds: c.get('scheduler.leaseSeconds') },
         api: { enabled: c.get('api.enabled'), port: c.get('api.port') },
         codeLens: { enabled: c.get('codeLens.enabled'), languages: c.get('codeLens.languages'), include: c.get('codeLens.include') },

@@ -18,6 +18,9 @@ const expectedWelcome = (process.env.AI2AI_E2E_EXPECT_WELCOME ?? '').split('|').
 // AI2AI_E2E_DETAILS (in an editor or a webview), and a screenshot "details" is saved.
 const openTask = process.env.AI2AI_E2E_OPEN ?? '';
 const expectedDetails = (process.env.AI2AI_E2E_DETAILS ?? '').split('|').map(s => s.trim()).filter(Boolean);
+// AI2AI_E2E_DASHBOARD: '|'-separated texts the dashboard must show; when set, the check opens it through the
+// command palette ("AI2AI: Open Dashboard"), waits for them in its webview, and saves a screenshot "dashboard".
+const expectedDashboard = (process.env.AI2AI_E2E_DASHBOARD ?? '').split('|').map(s => s.trim()).filter(Boolean);
 
 /**
  * @param {{ page: import('playwright-core').Page, url: string, screenshot: (name: string) => string, log: (...a: unknown[]) => void }} o
@@ -72,6 +75,7 @@ async function runUiCheck({ page, url, screenshot, log }) {
   await page.screenshot({ path: shot });
   log(`screenshot ${require('path').relative(process.cwd(), shot)}`);
   if (openTask) await checkDetails({ page, sidebar, screenshot, log });
+  if (expectedDashboard.length) await checkDashboard({ page, screenshot, log });
 }
 
 /** Clicks a task row and waits until its details show the expected texts, in the editor or in a webview frame. */
@@ -108,6 +112,36 @@ async function checkDetails({ page, sidebar, screenshot, log }) {
   log(`screenshot ${require('path').relative(process.cwd(), shot)}`);
   if (missing.size) throw new Error(`the details of "${openTask}" do not show ${[...missing].map(t => JSON.stringify(t)).join(', ')}`);
   log(`details show: ${expectedDetails.map(t => JSON.stringify(t)).join(', ')}`);
+}
+
+/** Opens the dashboard from the command palette and waits until its webview shows every expected text. */
+async function checkDashboard({ page, screenshot, log }) {
+  await page.keyboard.press('F1');
+  const input = page.locator('.quick-input-widget input');
+  await input.waitFor({ timeout: 10_000 });
+  await input.fill('>AI2AI: Open Dashboard');
+  await page.locator('.quick-input-list .monaco-list-row', { hasText: 'Open Dashboard' }).first().waitFor({ timeout: 10_000 });
+  await page.keyboard.press('Enter');
+  log('dashboard command run');
+  // The webview's content lives in nested iframes: look in every frame until one holds all the texts.
+  const deadline = Date.now() + 45_000;
+  let missing = expectedDashboard;
+  while (Date.now() < deadline) {
+    for (const frame of page.frames()) {
+      const body = await frame.evaluate(() => document.body?.innerText ?? '').catch(() => '');
+      if (!body.includes('AI2AI Dashboard')) continue;
+      missing = expectedDashboard.filter(t => !body.includes(t));
+      if (!missing.length) break;
+    }
+    if (!missing.length) break;
+    await page.waitForTimeout(300);
+  }
+  if (missing.length) throw new Error(`the dashboard does not show ${missing.map(t => JSON.stringify(t)).join(', ')}`);
+  await page.mouse.move(700, 450);
+  await page.waitForTimeout(500);
+  const shot = screenshot('dashboard');
+  await page.screenshot({ path: shot });
+  log(`dashboard shows ${expectedDashboard.map(t => JSON.stringify(t)).join(', ')}; screenshot ${require('path').relative(process.cwd(), shot)}`);
 }
 
 /** One line per view pane of the sidebar: its title and the texts of its tree rows. */

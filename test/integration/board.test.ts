@@ -106,8 +106,8 @@ describe('AI2AI in VS Code', function () {
     assert.equal(task.status, 'pending');
     assert.equal(task.priority, 2);
     await until('the Pending group', () => taskGroups(api).includes('Pending (1)'));
-    await until('the status bar count', () => api.status.item.text.endsWith('0 running · 1 pending'));
-    assert.equal(api.status.item.command, 'ai2ai.tasks.focus');
+    await until('the status bar count', () => /0 running · 1 queued/.test(api.status.item.text));
+    assert.equal(api.status.item.command, 'ai2ai.openDashboard');
     const group = (api.trees.tasks.getChildren() as TaskNode[]).find(n => n.kind === 'group' && n.status === 'pending')!;
     const item = api.trees.tasks.getTreeItem((api.trees.tasks.getChildren(group) as TaskNode[])[0]);
     assert.equal(item.label, 'Write the add function');

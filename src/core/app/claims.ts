@@ -109,6 +109,9 @@ export interface RunEnd {
   completionTokens: number;
   cachedTokens: number;
   modelMs: number;
+  /** Of modelMs, where the server reported them apart: prompt evaluation and generation (0 when not). */
+  promptMs?: number;
+  evalMs?: number;
   testsPassed: number;
   testsFailed: number;
   transcript: string | null;
@@ -136,10 +139,10 @@ export function finishTx(tx: WriteApi, end: RunEnd): { task?: Task; requeued: bo
   if (!run) return { requeued: false }; // its task or agent was deleted meanwhile
   if (run.outcome === 'running') {
     tx.run(
-      `UPDATE runs SET ended_at = ?, outcome = ?, reason = ?, error_kind = ?, steps = ?, prompt_tokens = ?, completion_tokens = ?, cached_tokens = ?, model_ms = ?,
+      `UPDATE runs SET ended_at = ?, outcome = ?, reason = ?, error_kind = ?, steps = ?, prompt_tokens = ?, completion_tokens = ?, cached_tokens = ?, model_ms = ?, prompt_ms = ?, eval_ms = ?,
          tests_passed = ?, tests_failed = ?, transcript = ?, diff = ? WHERE id = ?`,
       [end.now, end.outcome, end.reason ?? null, end.errorKind ?? null, end.steps, end.promptTokens, end.completionTokens, end.cachedTokens, end.modelMs,
-        end.testsPassed, end.testsFailed, end.transcript, end.diff ?? null, end.runId],
+        end.promptMs ?? 0, end.evalMs ?? 0, end.testsPassed, end.testsFailed, end.transcript, end.diff ?? null, end.runId],
     );
     changed(tx, 'run', 'updated', end.runId, { taskId: run.task_id, agentId: run.agent_id });
   }

@@ -229,7 +229,7 @@ export class RunManager implements Disposable {
           runId: l.runId, owner: this.owner, outcome, result, reason, errorKind,
           steps: (claim.resumeFrom?.steps ?? 0) + (r?.steps ?? 0), promptTokens: r?.promptTokens ?? 0, completionTokens: r?.completionTokens ?? 0,
           cachedTokens: r?.cachedTokens ?? 0,
-          modelMs: r?.modelMs ?? 0, testsPassed: r?.testsPassed ?? 0, testsFailed: r?.testsFailed ?? 0, transcript: ex.transcript,
+          modelMs: r?.modelMs ?? 0, promptMs: r?.promptMs ?? 0, evalMs: r?.evalMs ?? 0, testsPassed: r?.testsPassed ?? 0, testsFailed: r?.testsFailed ?? 0, transcript: ex.transcript,
           now: this.d.clock.now(), maxAttempts: s.maxAttempts, agentError, verdict: r?.verdict, diff: ex.diff, escalate,
           review: this.d.review?.() ?? DEFAULT_REVIEW,
         }),

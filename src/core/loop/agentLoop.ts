@@ -74,6 +74,9 @@ export interface LoopResult {
   /** Of the prompt tokens, those the server reported as read from its cache (0 when it does not say). */
   cachedTokens: number;
   modelMs: number;
+  /** Of modelMs, where the server reported them apart: prompt evaluation and generation. */
+  promptMs: number;
+  evalMs: number;
   testsPassed: number;
   testsFailed: number;
   /** Whether any test command ran in this run (a completed run without one says so). */
@@ -136,7 +139,7 @@ export async function runAgentLoop(input: LoopInput, signal: AbortSignal, onEven
         { role: 'user', content: input.task },
       ];
   const r: LoopResult = {
-    outcome: 'failed', steps: 0, promptTokens: 0, completionTokens: 0, cachedTokens: 0, modelMs: 0, testsPassed: 0, testsFailed: 0, testsRan: false, protocol, messages,
+    outcome: 'failed', steps: 0, promptTokens: 0, completionTokens: 0, cachedTokens: 0, modelMs: 0, promptMs: 0, evalMs: 0, testsPassed: 0, testsFailed: 0, testsRan: false, protocol, messages,
   };
   const end = (outcome: LoopOutcome, text: string, errorKind?: string): LoopResult => {
     r.outcome = outcome;
@@ -203,6 +206,8 @@ export async function runAgentLoop(input: LoopInput, signal: AbortSignal, onEven
       r.completionTokens += reply.completionTokens;
       r.cachedTokens += reply.cachedTokens ?? 0;
       r.modelMs += reply.modelMs;
+      r.promptMs += reply.promptMs ?? 0;
+      r.evalMs += reply.evalMs ?? 0;
       onEvent({ type: 'reply', step: r.steps, content: reply.content, result: reply });
       if (reply.truncated) {
         onEvent({ type: 'truncated', estimated: reply.estimatedPromptTokens ?? 0, reported: reply.promptTokens });

@@ -183,6 +183,7 @@ export class OllamaProvider implements LlmProvider {
       ...(cachedCount !== undefined && { cachedTokens: cachedCount }),
       completionTokens: final.eval_count ?? 0,
       modelMs: ((final.prompt_eval_duration ?? 0) + (final.eval_duration ?? 0)) / 1e6,
+      ...(final.eval_duration !== undefined && { promptMs: (final.prompt_eval_duration ?? 0) / 1e6, evalMs: final.eval_duration / 1e6 }),
       totalMs: Date.now() - t0,
       loadMs: (final.load_duration ?? 0) / 1e6,
       truncated,

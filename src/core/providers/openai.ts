@@ -219,6 +219,7 @@ export class OpenAiProvider implements LlmProvider {
       completionTokens: usage?.completion_tokens ?? 0,
       // llama.cpp reports timings; otherwise the best we know is the wall time of the reply
       modelMs: timings ? (timings.prompt_ms ?? 0) + (timings.predicted_ms ?? 0) : end - t0,
+      ...(timings?.predicted_ms !== undefined && { promptMs: timings.prompt_ms ?? 0, evalMs: timings.predicted_ms }),
       totalMs: end - t0,
       loadMs: 0,
       // these servers do not take num_ctx, and a too-long prompt is an error there, so no truncation check

@@ -71,6 +71,10 @@ export interface ChatResult {
   completionTokens: number;
   /** Time the model spent (prompt eval + generation), from the server's durations when it reports them. */
   modelMs: number;
+  /** Of modelMs: prompt evaluation (Ollama `prompt_eval_duration`, llama.cpp `prompt_ms`), when reported apart. */
+  promptMs?: number;
+  /** Of modelMs: generation (Ollama `eval_duration`, llama.cpp `predicted_ms`), when reported apart. */
+  evalMs?: number;
   /** Wall time of the call as the client saw it. */
   totalMs: number;
   /** Time the server spent loading the model (0 when warm or unknown). */

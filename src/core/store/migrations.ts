@@ -256,6 +256,18 @@ export const MIGRATIONS: readonly Migration[] = [
       'DROP TABLE providers_v7',
     ],
   },
+  {
+    version: 9,
+    description: "a run's model time split into prompt evaluation and generation, for tokens per second of each; indexes for the dashboard",
+    statements: [
+      // Parts of model_ms where the server reports them apart (Ollama, llama.cpp); 0 where it does not.
+      'ALTER TABLE runs ADD COLUMN prompt_ms REAL NOT NULL DEFAULT 0',
+      'ALTER TABLE runs ADD COLUMN eval_ms REAL NOT NULL DEFAULT 0',
+      // The dashboard's per-agent figures and its timeline of recent runs (core/app/stats.ts).
+      'CREATE INDEX runs_agent_outcome ON runs(agent_id, outcome)',
+      'CREATE INDEX runs_started ON runs(started_at)',
+    ],
+  },
 ];
 
 export const LATEST_SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1].version;

@@ -26,7 +26,7 @@ import { AppError } from '../errors';
 import { Emitter, type Disposable } from '../events';
 import { nullLogger, type Logger } from '../ports';
 import { LATEST_SCHEMA_VERSION, MIGRATIONS, type Migration } from './migrations';
-import type { ChangeRecord, ReadApi, Row, SqlValue, Store, StoreChange, StoreOptions, WriteApi } from './types';
+import type { ChangeRecord, ReadApi, Row, SqlValue, Store, StoreChange, StoreDiagnosis, StoreOptions, WriteApi } from './types';
 import { FileLock } from './lock';
 import { completeLines, decodeEntry, encodeEntry, encodeHeader, newerJournal, openJournal, parseLine, type OpenJournal, type Stmt } from './journal';
 import { StatementCache } from './statements';
@@ -236,6 +236,38 @@ class SqliteStore implements Store {
 
   compact(): void {
     this.locked('compact', () => this.compactLocked());
+  }
+
+  diagnose(): StoreDiagnosis {
+    const stat = (f: string) => {
+      try {
+        return fs.statSync(f);
+      } catch {
+        return undefined;
+      }
+    };
+    const snap = stat(this.file);
+    let journalChanges = 0;
+    try {
+      const bytes = fs.readFileSync(this.journalPath);
+      for (let i = this.headerLen; i < bytes.length; i++) if (bytes[i] === 10) journalChanges++;
+    } catch {
+      // no journal: nothing pending
+    }
+    const r = this.db.exec('PRAGMA quick_check');
+    const integrity = r[0]?.values.map(v => String(v[0])).join('; ') ?? 'no answer';
+    const version = this.db.exec("SELECT value FROM meta WHERE key = 'schema_version'")[0]?.values[0]?.[0];
+    return {
+      snapshotFile: this.file,
+      snapshotBytes: snap?.size ?? 0,
+      journalFile: this.journalPath,
+      journalBytes: stat(this.journalPath)?.size ?? 0,
+      journalChanges,
+      lastCompactionAt: snap ? Math.round(snap.mtimeMs) : null,
+      schemaVersion: Number(version ?? 0),
+      seq: this.applied,
+      integrity,
+    };
   }
 
   /** Takes the lock and catches up, runs `fn`, releases the lock, then fires the changes collected. */

@@ -87,4 +87,22 @@ export interface Store {
    * a gap, a newer format): the error every mutation throws, saying what happened and what to do.
    */
   readonly problem?: AppError;
+  /** Files, journal length, last compaction and an integrity check, for "AI2AI: Diagnose". Read-only. */
+  diagnose(): StoreDiagnosis;
+}
+
+export interface StoreDiagnosis {
+  snapshotFile: string;
+  snapshotBytes: number;
+  journalFile: string;
+  journalBytes: number;
+  /** Changes in the journal not yet folded into the snapshot. */
+  journalChanges: number;
+  /** When the snapshot was last written (the last compaction), ms since the epoch. */
+  lastCompactionAt: number | null;
+  schemaVersion: number;
+  /** The last applied change's sequence number. */
+  seq: number;
+  /** `PRAGMA quick_check` of the database in memory: 'ok' or what it found. */
+  integrity: string;
 }

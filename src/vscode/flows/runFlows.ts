@@ -17,6 +17,12 @@ const PULL = 'Pull Model…';
 
 export class RunFlows implements vscode.Disposable {
   private readonly channels = new Map<string, vscode.OutputChannel>();
+  /** Tasks run by hand from here: their end is shown by this flow, not by the notifications. */
+  private readonly manual = new Set<string>();
+
+  isManual(taskId: string): boolean {
+    return this.manual.has(taskId);
+  }
 
   constructor(
     private readonly core: () => Promise<Core>,
@@ -75,10 +81,16 @@ export class RunFlows implements vscode.Disposable {
             }
           });
           progress.report({ message: 'starting…' });
-          const run = await start({
-            onEvent: e => this.show(e, out, progress),
-            onWait: why => progress.report({ message: why }),
-          });
+          this.manual.add(task.id);
+          let run: Run;
+          try {
+            run = await start({
+              onEvent: e => this.show(e, out, progress),
+              onWait: why => progress.report({ message: why }),
+            });
+          } finally {
+            this.manual.delete(task.id);
+          }
           out.appendLine(`\n# ${run.outcome}${run.reason ? `: ${run.reason}` : ''} (${run.steps} steps, ${run.promptTokens + run.completionTokens} tokens)`);
           this.notify(run, task, agent, out);
           return run;

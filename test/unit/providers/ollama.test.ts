@@ -29,6 +29,9 @@ describe('OllamaProvider against the fake Ollama', () => {
     assert.equal(r.doneReason, 'stop');
     assert.ok(r.completionTokens > 0 && r.promptTokens > 0);
     assert.ok(r.modelMs > 0, 'modelMs comes from the eval durations');
+    // Prompt evaluation and generation apart (for prompt and generation tokens per second), summing to modelMs.
+    assert.ok(r.promptMs! > 0 && r.evalMs! > 0, `promptMs ${r.promptMs}, evalMs ${r.evalMs}`);
+    assert.ok(Math.abs(r.promptMs! + r.evalMs! - r.modelMs) < 1e-6);
     assert.ok(r.loadMs > 1000, 'a cold load reports its load_duration');
     assert.equal(r.truncated, false);
     const r2 = await p.chat(req('gemma3:1b'), never());
