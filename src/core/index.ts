@@ -59,6 +59,8 @@ export interface CoreSettings extends AgentWorkspaceSettings {
   allowlist?: readonly string[];
   scheduler?: Partial<SchedulerSettings>;
   review?: Partial<ReviewPolicy>;
+  /** A reviewer agent's approval applies the task's proposed changes to files outside the agent's folder. */
+  applyChangesOnApproval?: boolean;
   /** Model-server timeouts (first token, idle between pieces); the providers' defaults when unset. */
   providers?: ProviderTimeouts;
 }
@@ -140,6 +142,13 @@ export async function openCore(opts: CoreOptions): Promise<Core> {
   const app = new Application({ store, clock, agents, tasks, activity, providers, executor, runs, scheduler, monitor, changeSets, review: reviewPolicy });
   // An agent stopped by its provider (model missing, refused) is ready again once the provider serves its model.
   disposables.add(monitor.onDidChange(id => app.reconcileAgents(id)));
+  // A reviewer agent's approval may apply the task's change set (after the verdict's mutation, never inside it).
+  disposables.add(
+    changes.event(c => {
+      if (c.origin !== 'local' || !opts.settings().applyChangesOnApproval) return;
+      for (const x of c.changes) if (x.entity === 'review' && x.op === 'created') app.applyOnApproval(x.id);
+    }),
+  );
   const stats = disposables.add(new StatsService({ db: store.read, clock, agents: () => agents.list(), providers: () => providers.list(), monitor, runs }));
   try {
     // Runs whose window died (lease lapsed) go back to the queue before anything else looks at the board.

@@ -28,6 +28,7 @@ const Settings = z.object({
     timeBudgetMinutes: z.number().min(0.1).catch(30),
     tokenBudget: z.number().int().min(1000).catch(400_000),
   }),
+  changes: z.object({ applyOnApproval: z.boolean().catch(false) }),
   review: z.object({
     required: z.enum(['auto', 'always', 'never']).catch('auto'),
     maxRounds: z.number().int().min(1).max(10).catch(3),
@@ -94,6 +95,7 @@ export class Config implements vscode.Disposable {
         models: { firstTokenTimeoutSeconds: c.get('models.firstTokenTimeoutSeconds'), idleTimeoutSeconds: c.get('models.idleTimeoutSeconds') },
         agent: { maxSteps: c.get('agent.maxSteps'), timeBudgetMinutes: c.get('agent.timeBudgetMinutes'), tokenBudget: c.get('agent.tokenBudget') },
         review: { required: c.get('review.required'), maxRounds: c.get('review.maxRounds') },
+        changes: { applyOnApproval: c.get('changes.applyOnApproval') },
         notifications: { show: c.get('notifications.show') },
         scheduler: { autoRun: c.get('scheduler.autoRun'), maxAttempts: c.get('scheduler.maxAttempts'), leaseSeconds: c.get('scheduler.leaseSeconds') },
         api: { enabled: c.get('api.enabled'), port: c.get('api.port') },
@@ -116,6 +118,7 @@ export class Config implements vscode.Disposable {
       allowlist: s.commands.allowlist,
       scheduler: { autoRun: s.scheduler.autoRun, maxAttempts: s.scheduler.maxAttempts, leaseMs: s.scheduler.leaseSeconds * 1000 },
       review: s.review,
+      applyChangesOnApproval: s.changes.applyOnApproval,
       // The providers read these per request (a change rebuilds their clients); the messages name the settings.
       providers: { firstTokenTimeoutMs: s.models.firstTokenTimeoutSeconds * 1000, idleTimeoutMs: s.models.idleTimeoutSeconds * 1000 },
     };

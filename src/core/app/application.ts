@@ -285,6 +285,20 @@ export class Application {
     );
   }
 
+  /**
+   * After a reviewer agent approved a task: apply its proposed changes to files outside the agent's folder
+   * (the setting ai2ai.changes.applyOnApproval). A file changed since the agent read it stays a conflict.
+   */
+  applyOnApproval(reviewId: string): void {
+    const r = this.d.store.read.get<{ task_id: string; verdict: string; reviewer_id: string | null }>('SELECT task_id, verdict, reviewer_id FROM reviews WHERE id = ?', [reviewId]);
+    if (!r || r.verdict !== 'approve' || !r.reviewer_id || !this.d.changeSets) return;
+    try {
+      this.d.changeSets.accept(r.task_id);
+    } catch {
+      // left pending: the person applies or rejects them from the task
+    }
+  }
+
   reviews(taskId: string): Review[] {
     return reviewsOf(this.d.store.read, taskId);
   }

@@ -137,6 +137,25 @@ describe('AI-to-AI review: reviewer agents, verdicts, rounds', function () {
     assert.equal(t.core.tasks.get(task.id).reviewRound, 2);
   });
 
+  it("with ai2ai.changes.applyOnApproval, a reviewer agent's approval applies the author's proposed changes to an attached file; without it they wait", async () => {
+    await setup();
+    fs.mkdirSync(path.join(t.workspaceDir, 'lib'), { recursive: true });
+    for (const apply of [false, true]) {
+      t.settings.applyChangesOnApproval = apply;
+      const file = `lib/shared-${apply}.js`;
+      fs.writeFileSync(path.join(t.workspaceDir, file), 'old\n');
+      fake.script(AUTHOR_MODEL, asText({ tool: 'write_file', args: { path: `../../${file}`, content: 'new\n' } }), done('changed the shared file'));
+      fake.script(REVIEWER_MODEL, asText({ tool: 'approve', args: { summary: 'ok' } }));
+      const task = t.core.tasks.create({ title: `shared ${apply}`, assigneeId: ada.id, attachments: [file] });
+      await t.core.app.runTask(task.id);
+      await until('approval', () => t.core.tasks.get(task.id).status === 'completed');
+      const [change] = t.core.changeSets.list(task.id);
+      assert.equal(change?.path, file, 'the write became a proposal');
+      await until('the change set to settle', () => t.core.changeSets.list(task.id)[0].status === (apply ? 'accepted' : 'proposed'), 5000);
+      assert.equal(fs.readFileSync(path.join(t.workspaceDir, file), 'utf8'), apply ? 'new\n' : 'old\n');
+    }
+  });
+
   it('a same-size rewrite within one file-system time tick still shows in the diff (racy files are read again)', async () => {
     const dir = fs.mkdtempSync(path.join(require('node:os').tmpdir(), 'ai2ai-racy-'));
     try {
