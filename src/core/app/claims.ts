@@ -57,7 +57,10 @@ export function claimTx(tx: WriteApi, req: ClaimRequest): Claim {
   if (!agent.enabled) throw new AppError('conflict', `Agent "${agent.name}" is disabled. Enable it first.`, { disabled: agent.id });
   if (agent.status === 'busy') throw new AppError('conflict', `Agent "${agent.name}" is busy with another task. Wait for it, or cancel that run.`, { busy: agent.id });
   if (agent.status === 'error' && !req.manual) throw new AppError('conflict', `Agent "${agent.name}" needs attention: ${agent.statusReason ?? 'it is in error'}.`);
-  const providerId = req.providerId ?? agent.providerId;
+  // Escalated to a stronger model: this task runs on it (and its provider), whoever planned otherwise.
+  const override = parseOverride(tx.get<{ model_override: string | null }>('SELECT model_override FROM tasks WHERE id = ?', [task.id])?.model_override ?? null);
+  if (override) agent.model = override.model;
+  const providerId = override?.providerId ?? req.providerId ?? agent.providerId;
   const prow = tx.get('SELECT * FROM providers WHERE id = ?', [providerId]);
   if (!prow) throw new AppError('not_found', `The model provider of "${agent.name}" no longer exists. Edit the agent to choose another.`, { providerId });
   const provider = providerFromRow(prow);
@@ -123,7 +126,7 @@ export interface RunEnd {
   /** A reviewer's verdict (the run was a review task's). */
   verdict?: Verdict;
   /** The run ended stuck: hand the task once to this stronger agent, with a summary of what was tried. */
-  escalate?: { to: string; summary: string };
+  escalate?: { to: string; summary: string; model?: { providerId: string; model: string } };
   /** The diff file of what the run changed in the agent's folder. */
   diff?: string | null;
   review: ReviewPolicy;
@@ -192,12 +195,14 @@ export function finishTx(tx: WriteApi, end: RunEnd): { task?: Task; requeued: bo
       default: {
         const escalated = tx.get<{ escalated_from: string | null }>('SELECT escalated_from FROM tasks WHERE id = ?', [run.task_id])?.escalated_from;
         const to = end.escalate && !escalated ? tx.get<{ id: string; name: string; enabled: number }>('SELECT id, name, enabled FROM agents WHERE id = ?', [end.escalate.to]) : undefined;
-        if (to?.enabled && to.id !== run.agent_id) {
-          // Stuck: retried once by the stronger fallback, starting from what was tried.
+        const model = end.escalate?.model;
+        if (to?.enabled && (to.id !== run.agent_id || model)) {
+          // Stuck: retried once by the stronger fallback (another agent, or this one on a stronger model), starting from what was tried.
           const from = tx.get<{ name: string }>('SELECT name FROM agents WHERE id = ?', [run.agent_id])?.name ?? 'the agent';
-          addUpdate(tx, run.task_id, 'feedback', `${from} got stuck (${end.reason ?? 'no result'}). Escalated to ${to.name}. What ${from} tried:\n${end.escalate!.summary}`, end.now, run.agent_id);
-          task = transitionTx(tx, run.task_id, 'pending', { assigneeId: to.id, assignReason: `escalated from ${from}` }, end.now, `escalated to ${to.name}`);
-          tx.run('UPDATE tasks SET escalated_from = ? WHERE id = ?', [run.agent_id, run.task_id]);
+          const target = model ? `${to.name} on ${model.model}` : to.name;
+          addUpdate(tx, run.task_id, 'feedback', `${from} got stuck (${end.reason ?? 'no result'}). Escalated to ${target}. What ${from} tried:\n${end.escalate!.summary}`, end.now, run.agent_id);
+          task = transitionTx(tx, run.task_id, 'pending', { assigneeId: to.id, assignReason: `escalated from ${from}${model ? ` on its model` : ''}` }, end.now, `escalated to ${target}`);
+          tx.run('UPDATE tasks SET escalated_from = ?, model_override = ? WHERE id = ?', [run.agent_id, model ? JSON.stringify(model) : null, run.task_id]);
           break;
         }
         task = transitionTx(tx, run.task_id, 'failed', { failureReason: end.reason ?? 'The run ended without a result.' }, end.now);
@@ -264,4 +269,14 @@ export function expireLeasesTx(tx: WriteApi, now: number, maxAttempts: number): 
     if (agent?.status === 'busy' && !other) setAgentStatusTx(tx, r.agent_id, 'ready', null, now);
   }
   return expired.map(t => t.id);
+}
+
+function parseOverride(json: string | null): { providerId: string; model: string } | undefined {
+  if (!json) return undefined;
+  try {
+    const v = JSON.parse(json) as { providerId?: unknown; model?: unknown };
+    return typeof v.providerId === 'string' && typeof v.model === 'string' ? { providerId: v.providerId, model: v.model } : undefined;
+  } catch {
+    return undefined;
+  }
 }

@@ -249,16 +249,18 @@ export class RunManager implements Disposable {
   }
 
   /** The stronger agent this one names as its fallback, with a summary of what the stuck run tried. */
-  private fallbackOf(claim: Claim, messages: readonly { role: string; content: string }[] | undefined): { to: string; summary: string } | undefined {
+  private fallbackOf(claim: Claim, messages: readonly { role: string; content: string }[] | undefined): { to: string; summary: string; model?: { providerId: string; model: string } } | undefined {
+    const tried = (messages ?? []).filter(m => m.role === 'assistant').slice(-8).map(m => `- ${m.content.replace(/\s+/g, ' ').slice(0, 200)}`);
+    const summary = tried.length ? tried.join('\n') : '(nothing usable)';
     const name = claim.agent.settings.fallbackAgent;
-    if (!name) return undefined;
+    const fm = claim.agent.settings.fallbackModel;
+    if (!name) return fm && fm.model !== claim.agent.model ? { to: claim.agent.id, summary, model: { providerId: fm.providerId ?? claim.provider.id, model: fm.model } } : undefined;
     const to = this.d.store.read.get<{ id: string }>('SELECT id FROM agents WHERE name = ? COLLATE NOCASE', [name]);
     if (!to) {
       this.d.log.warn(`[run] ${claim.agent.name}'s fallback agent "${name}" does not exist; the task fails instead of escalating`);
       return undefined;
     }
-    const tried = (messages ?? []).filter(m => m.role === 'assistant').slice(-8).map(m => `- ${m.content.replace(/\s+/g, ' ').slice(0, 200)}`);
-    return { to: to.id, summary: tried.length ? tried.join('\n') : '(nothing usable)' };
+    return { to: to.id, summary };
   }
 
   /**

@@ -57,6 +57,8 @@ export const AgentSettings = z
     anyProvider: z.boolean().optional(),
     /** A stronger agent (by name) that retries a task once when this agent's run ends stuck (a loop guard). */
     fallbackAgent: z.string().trim().min(1).max(40).optional(),
+    /** Or a stronger model (on its provider, default the agent's own) that this agent retries a stuck task with, once. */
+    fallbackModel: z.object({ model: z.string().trim().min(1).max(200), providerId: z.string().min(1).max(64).optional() }).strict().optional(),
   })
   .strict();
 export type AgentSettings = z.infer<typeof AgentSettings>;

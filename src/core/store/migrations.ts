@@ -268,6 +268,11 @@ export const MIGRATIONS: readonly Migration[] = [
       'CREATE INDEX runs_started ON runs(started_at)',
     ],
   },
+  {
+    version: 10,
+    description: 'escalation to a stronger model: the model (and provider) a task is retried with',
+    statements: ["ALTER TABLE tasks ADD COLUMN model_override TEXT"],
+  },
 ];
 
 export const LATEST_SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1].version;

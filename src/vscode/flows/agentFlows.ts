@@ -198,7 +198,7 @@ export class AgentFlows {
       { label: 'Temperature', description: st.temperature !== undefined ? String(st.temperature) : "the model's default", key: 'temperature' as const },
       { label: 'Test command', description: st.testCommand ?? 'detected from the folder', key: 'testCommand' as const },
       { label: 'Other model servers', description: st.anyProvider ? `any server with ${agent.model}` : 'only its own', key: 'anyProvider' as const },
-      { label: 'Fallback agent', description: st.fallbackAgent ?? 'none (a stuck run fails)', key: 'fallbackAgent' as const },
+      { label: 'Fallback when stuck', description: st.fallbackAgent ?? (st.fallbackModel ? `this agent on ${st.fallbackModel.model}` : 'none (a stuck run fails)'), key: 'fallbackAgent' as const },
     ];
     const field = await this.prompter.pick(fields, { title, placeholder: 'What do you want to change?' });
     if (typeof field !== 'object') return undefined;
@@ -227,11 +227,19 @@ export class AgentFlows {
       }
       case 'fallbackAgent': {
         const items = [
-          { label: 'None', description: 'a stuck run fails', name: undefined as string | undefined },
-          ...core.agents.list().filter(a => a.id !== agent.id).map(a => ({ label: a.name, description: `${a.model} · ${a.skills.join(', ') || 'no skills'}`, name: a.name as string | undefined })),
-        ].map(i => ({ ...i, picked: i.name === st.fallbackAgent }));
+          { label: 'None', description: 'a stuck run fails', name: undefined as string | undefined, model: false },
+          { label: 'A stronger model…', description: 'this agent retries once on another model', name: undefined as string | undefined, model: true },
+          ...core.agents.list().filter(a => a.id !== agent.id).map(a => ({ label: a.name, description: `${a.model} · ${a.skills.join(', ') || 'no skills'}`, name: a.name as string | undefined, model: false })),
+        ].map(i => ({ ...i, picked: i.model ? !!st.fallbackModel : i.name === st.fallbackAgent && !st.fallbackModel }));
         const v = await this.prompter.pick(items, { title, placeholder: 'Who retries a task once when this agent gets stuck (unusable replies, repeating itself, out of steps)?' });
-        return typeof v === 'object' ? core.agents.edit(agent.id, { settings: definedOnly({ ...st, fallbackAgent: v.name }) }) : undefined;
+        if (typeof v !== 'object') return undefined;
+        if (!v.model) return core.agents.edit(agent.id, { settings: definedOnly({ ...st, fallbackAgent: v.name, fallbackModel: undefined }) });
+        const model = await this.prompter.input({
+          title, prompt: `The stronger model on ${core.providers.list().find(p => p.id === agent.providerId)?.name ?? 'its server'}`, value: st.fallbackModel?.model ?? '',
+          placeholder: 'e.g. deepseek-coder-v2:16b', validate: validator(ModelName, m => (m === agent.model ? 'That is the model it already uses.' : undefined)),
+        });
+        if (typeof model !== 'string') return undefined;
+        return core.agents.edit(agent.id, { settings: definedOnly({ ...st, fallbackAgent: undefined, fallbackModel: { model: model.trim() } }) });
       }
       case 'numCtx':
       case 'maxSteps':

@@ -122,6 +122,19 @@ describe('agents as a team: messages, questions, subtasks, escalation', function
     assert.equal(t.core.tasks.list().filter(x => x.parentId === top.id).length, 1, 'nothing created by a refused call');
   });
 
+  it('an agent may escalate to a stronger model instead: the same agent retries once on it', async () => {
+    const cy = await t.core.agents.create({ name: 'Cy', role: 'developer', model: A, settings: { fallbackModel: { model: B } } });
+    fake.script(A, { content: 'hmm' }, { content: 'let me think' }, { content: 'not sure' });
+    fake.script(B, complete('done on the bigger model'));
+    const task = t.core.tasks.create({ title: 'hard', assigneeId: cy.id });
+    await t.core.app.runTask(task.id);
+    await until('the stronger model to finish it', () => t.core.tasks.get(task.id).status === 'completed');
+    const runs = t.core.executor.list(task.id);
+    assert.deepEqual(runs.map(r => [r.agentId, r.model, r.outcome]), [[cy.id, A, 'failed'], [cy.id, B, 'completed']]);
+    assert.ok(t.core.activity.updates(task.id).some(u => /Escalated to Cy on deepseek-coder-v2:16b/.test(u.body)));
+    assert.equal(chats(B).length, 1);
+  });
+
   it('a run ended by a loop guard is retried once by the fallback, starting from what was tried, and never twice', async () => {
     fake.script(A, { content: 'hmm' }, { content: 'let me think' }, { content: 'not sure' });
     fake.script(B, complete('done by Bo'));
