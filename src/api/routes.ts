@@ -107,6 +107,12 @@ async function startRun(run: Promise<unknown>, onLater: (e: unknown) => void): P
 // ------------------------------------------------------------------ the table
 
 export const ROUTES: Route[] = [
+  // the team's figures: the very query the dashboard draws from, so both always agree
+  route({
+    method: 'GET', path: '/v1/stats', tag: 'stats', summary: "The team's figures: per agent and skill, per provider and model (slots, rates, prompt cache), per hour, review rounds, run timeline",
+    response: z.object({}).passthrough().meta({ id: 'Stats' }),
+    handler: ({ core }) => core.stats.stats(),
+  }),
   // providers
   route({
     method: 'GET', path: '/v1/providers', tag: 'providers', summary: 'List model providers with their last health check',

@@ -4,8 +4,7 @@
  * applied against the num_ctx AI2AI sends, slots. The database: files, journal, last compaction,
  * integrity. Whether commands are sandboxed. The workspace folders. Every problem comes with what to do.
  */
-import * as fs from 'node:fs';
-import * as path from 'node:path';
+import { detectSandbox } from '../sandbox/detect';
 import type { AgentService } from '../agents/agentService';
 import type { Provider } from '../model/schemas';
 import type { WorkspaceFolders } from '../ports';
@@ -59,27 +58,18 @@ export interface DiagnoseDeps {
 
 const errText = (e: unknown) => (e instanceof Error ? e.message : String(e));
 
-/** `bwrap` on PATH (Linux), `sandbox-exec` (macOS): what a command sandbox would use. */
-function sandboxInfo(): Diagnosis['sandbox'] {
-  const onPath = (exe: string) =>
-    (process.env.PATH ?? '').split(path.delimiter).some(d => {
-      try {
-        fs.accessSync(path.join(d, exe), fs.constants.X_OK);
-        return true;
-      } catch {
-        return false;
-      }
-    });
+/** Whether agents' commands run in an OS sandbox here (bubblewrap on Linux, sandbox-exec on macOS), probed for real. */
+async function sandboxInfo(): Promise<Diagnosis['sandbox']> {
   const platform = process.platform;
   const mechanism = platform === 'linux' ? 'bwrap' : platform === 'darwin' ? 'sandbox-exec' : 'none';
-  const available = mechanism !== 'none' && onPath(mechanism);
+  const avail = await detectSandbox({ network: false });
   return {
     platform,
     mechanism,
-    available,
-    note:
-      'Commands are not sandboxed by AI2AI yet: they run in the agent\'s folder as you, limited by the allowlist, your approval and workspace trust. ' +
-      (available ? `${mechanism} is available for when they are.` : mechanism === 'none' ? 'This platform has no sandbox AI2AI knows.' : `${mechanism} is not on PATH.`),
+    available: avail.available,
+    note: avail.available
+      ? `Commands run in ${mechanism}: they write only in the agent's folder and a private temp folder, see no home secrets or AI2AI storage, have no network unless ai2ai.commands.network allows it, and nothing outlives them.`
+      : `No OS sandbox works here (${avail.available ? '' : avail.reason}): with ai2ai.commands.sandbox "auto" every command asks you first. ${mechanism === 'bwrap' ? 'Install bubblewrap (sudo apt-get install bubblewrap).' : ''}`.trim(),
   };
 }
 
@@ -150,7 +140,7 @@ export async function diagnose(d: DiagnoseDeps, signal: AbortSignal): Promise<Di
     database = { error: errText(e) };
     fixes.unshift(`The database could not be checked: ${errText(e)}`);
   }
-  const sandbox = sandboxInfo();
+  const sandbox = await sandboxInfo();
   const workspaceFolders = [...d.workspaceFolders.folders()];
   if (!workspaceFolders.length) fixes.push('No folder is open: agents need a workspace folder to work in. Open a folder.');
   if (!agents.length) fixes.push('No agents yet: create one (AI2AI: Create Agent…).');

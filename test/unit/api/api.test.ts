@@ -253,10 +253,18 @@ describe('local API over real HTTP and WebSocket, against the headless entry', f
     for (const id of ids) assert.equal((await call(h, 'DELETE', `/v1/tasks/${id}`)).status, 200);
   });
 
-  it('reviews answer 501 until the review cycle exists, or act through it', async () => {
+  it('/v1/stats serves the figures the dashboard draws, from the same core query', async () => {
+    const r = await call<{ totals: { tasks: number }; agents: unknown[] }>(h, 'GET', '/v1/stats');
+    assert.equal(r.status, 200);
+    const tasks = (await call<{ items: Task[]; nextCursor: string | null }>(h, 'GET', '/v1/tasks?limit=500')).body.items;
+    assert.equal(r.body.totals.tasks, tasks.length);
+    assert.ok(Array.isArray(r.body.agents));
+  });
+
+  it('reviews act through the application layer: a task not in review is a conflict, findings are required', async () => {
     const t = (await call<Task>(h, 'POST', '/v1/tasks', { body: { title: 'review me' } })).body;
     const r = await call(h, 'POST', `/v1/tasks/${t.id}/approve`, { body: { summary: 'fine' } });
-    assert.ok(r.status === 501 || r.status === 409, JSON.stringify(r.body));
+    assert.equal(r.status, 409, JSON.stringify(r.body));
     assert.equal((await call(h, 'POST', `/v1/tasks/${t.id}/request-changes`, { body: { findings: [] } })).status, 400);
     await call(h, 'DELETE', `/v1/tasks/${t.id}`);
   });
