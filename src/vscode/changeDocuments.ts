@@ -1,5 +1,5 @@
 /**
- * Read-only documents with a file as a run found it and as it left it (`ai2ai-change:/<runId>/before/<path>`,
+ * Read-only documents with a file as a run found it and as it left it (`ai2ai-run-change:/<runId>/before/<path>`,
  * `…/after/<path>`), from the diff the run recorded, so "Show Changes" opens VS Code's own diff view on
  * exactly what the reviewer saw.
  */
@@ -7,7 +7,7 @@ import * as vscode from 'vscode';
 import type { Core } from '../core';
 import type { FolderDiff } from '../core/workspace/folderDiff';
 
-export const CHANGE_SCHEME = 'ai2ai-change';
+export const CHANGE_SCHEME = 'ai2ai-run-change';
 
 export class ChangeDocuments implements vscode.TextDocumentContentProvider, vscode.Disposable {
   private readonly sub: vscode.Disposable;

@@ -28,8 +28,12 @@ describe('AI-to-AI review in VS Code', function () {
     author = await core.agents.create({ name: 'Review-Author', role: 'developer', skills: ['javascript'], model: AUTHOR_MODEL });
   });
   after(async () => {
-    // Later suites expect no reviewer: a task of theirs must not go to review.
-    for (const a of core.agents.list()) if (a.skills.includes('review') && a.enabled) core.agents.setEnabled(a.id, false);
+    // Later suites expect no reviewer: a task of theirs must not go to review (a failed test may leave one working).
+    for (const a of core.agents.list().filter(x => x.skills.includes('review') && x.enabled)) {
+      for (const t of core.tasks.list({ status: ['in_progress', 'pending'], assigneeId: a.id })) core.app.cancel(t.id);
+      await until(`${a.name} to stop`, () => core.agents.get(a.id).status !== 'busy', 10_000).catch(() => undefined);
+      core.agents.setEnabled(a.id, false);
+    }
     await fake?.close();
   });
 
