@@ -12,7 +12,7 @@ import { AppError } from '../errors';
 import type { Finding, Task } from '../model/schemas';
 import { reviewFromRow, TASK_COLUMNS, placeholders, taskToParams } from '../store/rows';
 import type { ReadApi, WriteApi } from '../store/types';
-import { addUpdate, mustRead, transitionTx } from '../tasks/taskService';
+import { addUpdate, mustRead, newTask, transitionTx } from '../tasks/taskService';
 import type { Review } from '../model/schemas';
 
 export interface ReviewPolicy {
@@ -52,32 +52,14 @@ export function startReviewTx(tx: WriteApi, taskId: string, result: string, now:
     addUpdate(tx, taskId, 'status', `Waiting for review: ${NO_REVIEWER_HINT}.`, now);
     return { reviewTaskId: null };
   }
-  const review: Task = {
-    id: randomUUID(),
-    title: `Review: ${task.title}${round > 1 ? ` (round ${round})` : ''}`.slice(0, 200),
-    description: `Review round ${round} of "${task.title}". Check it against its description, read the diff of what the author changed, run the tests, then approve it or request changes with findings.`,
-    requiredSkills: [REVIEW_SKILL],
-    priority: task.priority,
-    status: 'pending',
-    assigneeId: null,
-    parentId: null,
-    reviewOf: task.id,
-    dependsOn: [],
-    attachments: [],
-    testCommand: task.testCommand,
-    result: null,
-    failureReason: null,
-    attempts: 0,
-    reviewRequired: false,
-    reviewRound: round,
-    assignReason: null,
-    leaseOwner: null,
-    leaseExpiresAt: null,
-    createdAt: now,
-    updatedAt: now,
-    startedAt: null,
-    completedAt: null,
-  };
+  const review = newTask(
+    {
+      title: `Review: ${task.title}${round > 1 ? ` (round ${round})` : ''}`.slice(0, 200),
+      description: `Review round ${round} of "${task.title}". Check it against its description, read the diff of what the author changed, run the tests, then approve it or request changes with findings.`,
+      requiredSkills: [REVIEW_SKILL], priority: task.priority, reviewOf: task.id, testCommand: task.testCommand, reviewRequired: false, reviewRound: round,
+    },
+    now,
+  );
   const params = taskToParams(review);
   tx.run(`INSERT INTO tasks (${TASK_COLUMNS}) VALUES (${placeholders(params.length)})`, params);
   addUpdate(tx, review.id, 'status', `Created to review "${task.title}" (round ${round})`, now);

@@ -3,13 +3,12 @@
  * parent, and the parent depends on them, so it waits `blocked` and is queued again, to resume with their
  * results, when they are all completed. Depth and count are capped, with reasons the model can act on.
  */
-import { randomUUID } from 'node:crypto';
 import { changed } from '../changes';
 import { AppError } from '../errors';
-import { Skills, type Task } from '../model/schemas';
+import { Skills } from '../model/schemas';
 import { placeholders, TASK_COLUMNS, taskToParams } from '../store/rows';
 import type { ReadApi, WriteApi } from '../store/types';
-import { addUpdate, mustRead } from '../tasks/taskService';
+import { addUpdate, mustRead, newTask } from '../tasks/taskService';
 import { SUBTASK_LIMITS } from '../tools/teamTools';
 import type { SubtaskSpec } from '../tools/types';
 
@@ -39,12 +38,7 @@ export function createSubtasksTx(tx: WriteApi, parentId: string, specs: readonly
   }
   const ids: string[] = [];
   for (const spec of specs) {
-    const child: Task = {
-      id: randomUUID(), title: spec.title.slice(0, 200), description: spec.description, requiredSkills: Skills.parse(spec.skills), priority: parent.priority,
-      status: 'pending', assigneeId: null, parentId, reviewOf: null, dependsOn: [], attachments: [], testCommand: null, result: null,
-      failureReason: null, attempts: 0, reviewRequired: null, reviewRound: 0, assignReason: null, leaseOwner: null, leaseExpiresAt: null,
-      createdAt: now, updatedAt: now, startedAt: null, completedAt: null,
-    };
+    const child = newTask({ title: spec.title.slice(0, 200), description: spec.description, requiredSkills: Skills.parse(spec.skills), priority: parent.priority, parentId }, now);
     const params = taskToParams(child);
     tx.run(`INSERT INTO tasks (${TASK_COLUMNS}) VALUES (${placeholders(params.length)})`, params);
     tx.run('INSERT INTO task_deps (task_id, depends_on_id) VALUES (?, ?)', [parentId, child.id]);

@@ -104,23 +104,7 @@ export class TaskService {
   create(input: CreateTaskInput): Task {
     const data = parseInput(CreateTaskInput, input);
     const now = this.clock.now();
-    const task: Task = {
-      id: randomUUID(),
-      ...data,
-      dependsOn: [...new Set(data.dependsOn)],
-      status: 'pending',
-      result: null,
-      failureReason: null,
-      attempts: 0,
-      reviewRound: 0,
-      assignReason: data.assigneeId ? 'assigned by hand' : null,
-      leaseOwner: null,
-      leaseExpiresAt: null,
-      createdAt: now,
-      updatedAt: now,
-      startedAt: null,
-      completedAt: null,
-    };
+    const task = newTask({ ...data, dependsOn: [...new Set(data.dependsOn)], assignReason: data.assigneeId ? 'assigned by hand' : null }, now);
     this.store.mutate(tx => {
       for (const dep of task.dependsOn) if (!readTask(tx, dep)) throw new AppError('validation', 'A task it depends on no longer exists.', { dep });
       if (task.assigneeId) assertAgentExists(tx, task.assigneeId);
@@ -301,6 +285,17 @@ export function addUpdate(tx: WriteApi, taskId: string, kind: string, body: stri
   const id = randomUUID();
   tx.run('INSERT INTO task_updates (id, task_id, agent_id, kind, body, created_at) VALUES (?, ?, ?, ?, ?, ?)', [id, taskId, agentId, kind, body, now]);
   changed(tx, 'update', 'created', id, { taskId });
+}
+
+/** A new pending task: what it asks, with every lifecycle field at its start. */
+export function newTask(fields: Pick<Task, 'title'> & Partial<Task>, now: number): Task {
+  return {
+    id: randomUUID(), description: '', requiredSkills: [], priority: 1, assigneeId: null, parentId: null, reviewOf: null, dependsOn: [], attachments: [],
+    testCommand: null, reviewRequired: null, assignReason: null,
+    ...fields,
+    status: 'pending', result: null, failureReason: null, attempts: 0, reviewRound: fields.reviewRound ?? 0, leaseOwner: null, leaseExpiresAt: null,
+    createdAt: now, updatedAt: now, startedAt: null, completedAt: null,
+  };
 }
 
 export function readTask(db: ReadApi, id: string): Task | undefined {

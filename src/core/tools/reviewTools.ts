@@ -4,7 +4,7 @@
  * as lines like `src/add.js:12 [major] negative numbers are not handled`.
  */
 import * as z from 'zod';
-import { defineTool, type Finding, type ToolDefinition } from './types';
+import { defineTool, jsonOrLines, type Finding, type ToolDefinition } from './types';
 
 const SEVERITIES = ['blocker', 'major', 'minor', 'nit'] as const;
 
@@ -15,32 +15,23 @@ const FindingObject = z.object({
   comment: z.string().trim().min(1, 'Say what is wrong and what to do.').max(4000),
 });
 
-/** `path:line [severity] comment`, `path: comment`, or `- path (severity) comment`, one per line. */
-export function parseFindingLines(text: string): Finding[] {
-  const out: Finding[] = [];
-  for (const raw of text.split('\n')) {
-    const line = raw.replace(/^\s*(?:[-*•]|\d+[.)])\s*/, '').trim();
-    if (!line) continue;
-    // A file looks like a path (a dot or a slash in it); anything else is a general remark.
-    const m = line.match(/^([^\s:[\]()]*[./][^\s:[\]()]*?)(?::(\d+))?\s*(?:[[(](blocker|major|minor|nit)[\])])?\s*[:—-]?\s+(.+)$/i);
-    if (m) out.push({ file: m[1], line: m[2] ? Number(m[2]) : undefined, severity: (m[3]?.toLowerCase() as Finding['severity']) ?? 'major', comment: m[4].trim() });
-    else out.push({ file: '(general)', severity: 'major', comment: line });
-  }
-  return out;
+/** One finding as a line: `path:line [severity] comment`, `path: comment`, or `path (severity) comment`. */
+export function parseFindingLine(line: string): Finding {
+  // A file looks like a path (a dot or a slash in it); anything else is a general remark.
+  const m = line.match(/^([^\s:[\]()]*[./][^\s:[\]()]*?)(?::(\d+))?\s*(?:[[(](blocker|major|minor|nit)[\])])?\s*[:—-]?\s+(.+)$/i);
+  if (m) return { file: m[1], line: m[2] ? Number(m[2]) : undefined, severity: (m[3]?.toLowerCase() as Finding['severity']) ?? 'major', comment: m[4].trim() };
+  return { file: '(general)', severity: 'major', comment: line };
 }
 
-const Findings = z.preprocess(v => {
-  if (typeof v !== 'string') return v;
-  const t = v.trim();
-  if (t.startsWith('[')) {
-    try {
-      return JSON.parse(t);
-    } catch {
-      // not JSON after all: read it as lines
-    }
-  }
-  return parseFindingLines(t);
-}, z.array(FindingObject).min(1, 'Give at least one finding: what is wrong, where, and what to do.').max(50, 'At most 50 findings: keep the important ones.'));
+/** Findings written one per line (list markers allowed). */
+export function parseFindingLines(text: string): Finding[] {
+  return jsonOrLines(parseFindingLine)(text) as Finding[];
+}
+
+const Findings = z.preprocess(
+  jsonOrLines(parseFindingLine),
+  z.array(FindingObject).min(1, 'Give at least one finding: what is wrong, where, and what to do.').max(50, 'At most 50 findings: keep the important ones.'),
+);
 
 export const approve = defineTool({
   name: 'approve',

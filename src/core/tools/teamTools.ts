@@ -1,6 +1,6 @@
 /** Working as a team: ask another agent a question, and split a task into subtasks. */
 import * as z from 'zod';
-import { defineTool, failure } from './types';
+import { defineTool, failure, jsonOrLines } from './types';
 
 export const SUBTASK_LIMITS = { maxChildren: 10, maxDepth: 2 };
 
@@ -21,25 +21,10 @@ export const ask = defineTool({
 
 /** Subtasks as text lines "title | skills | description" for the text protocol, or a JSON array. */
 const Subtasks = z.preprocess(
-  v => {
-    if (typeof v !== 'string') return v;
-    const t = v.trim();
-    if (t.startsWith('[')) {
-      try {
-        return JSON.parse(t);
-      } catch {
-        // read it as lines
-      }
-    }
-    return t
-      .split('\n')
-      .map(l => l.replace(/^\s*(?:[-*•]|\d+[.)])\s*/, '').trim())
-      .filter(Boolean)
-      .map(l => {
-        const [title, skills = '', ...rest] = l.split('|').map(x => x.trim());
-        return { title, skills: skills ? skills.split(/[,\s]+/).filter(Boolean) : [], description: rest.join(' | ') };
-      });
-  },
+  jsonOrLines(l => {
+    const [title, skills = '', ...rest] = l.split('|').map(x => x.trim());
+    return { title, skills: skills ? skills.split(/[,\s]+/).filter(Boolean) : [], description: rest.join(' | ') };
+  }),
   z
     .array(
       z.object({

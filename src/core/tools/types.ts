@@ -189,3 +189,26 @@ export function limitsOf(ctx: ToolContext): ToolLimits {
 export function failure(output: string, data?: unknown): ToolResult {
   return { ok: false, output, ...(data !== undefined ? { data } : {}) };
 }
+
+/**
+ * A list argument as models write it: a JSON array (native and JSON protocols), or, for small models on the
+ * text protocol, one item per line, with list markers ("- ", "2. ") stripped before `parseLine`.
+ */
+export function jsonOrLines<T>(parseLine: (line: string) => T): (v: unknown) => unknown {
+  return v => {
+    if (typeof v !== 'string') return v;
+    const t = v.trim();
+    if (t.startsWith('[')) {
+      try {
+        return JSON.parse(t);
+      } catch {
+        // not JSON after all: read it as lines
+      }
+    }
+    return t
+      .split('\n')
+      .map(l => l.replace(/^\s*(?:[-*•]|\d+[.)])\s*/, '').trim())
+      .filter(Boolean)
+      .map(parseLine);
+  };
+}
