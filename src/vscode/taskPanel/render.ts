@@ -7,7 +7,7 @@
  * turns them into the extension's commands.
  */
 import type { RunDetails, TaskDetails } from '../../core/app/application';
-import { PRIORITY_LABELS, type TaskStatus, type TaskUpdate } from '../../core/model/schemas';
+import { PRIORITY_LABELS, type TaskStatus } from '../../core/model/schemas';
 import { formatDuration } from '../../core/util';
 
 /** What a button asks for; `id` is the task, agent or run it is about. */
@@ -155,9 +155,9 @@ function runsTable(runs: readonly RunDetails[], now: number): string {
   );
 }
 
-function update(u: TaskUpdate, d: TaskDetails, now: number): string {
+function update(u: TaskDetails['updates'][number], d: TaskDetails, now: number): string {
   const names = new Map(d.runs.map(r => [r.agentId, r.agentName]));
-  const who = u.agentId ? (names.get(u.agentId) ?? (u.agentId === d.assignee?.id ? d.assignee.name : 'an agent')) : '';
+  const who = u.agentId ? (u.agentName ?? names.get(u.agentId) ?? (u.agentId === d.assignee?.id ? d.assignee.name : 'an agent')) : '';
   return `<li class="kind-${esc(u.kind)}"><time>${esc(when(u.createdAt, now))}</time> <span class="badge kind">${esc(u.kind)}</span>${who ? ` <strong>${esc(who)}</strong>` : ''}<div class="text">${esc(clip(u.body))}</div></li>`;
 }
 
