@@ -58,16 +58,16 @@ export class Notifications implements vscode.Disposable {
   }
 
   private onVerdict(core: Core, reviewId: string): void {
-    const r = core.store.read.get<{ task_id: string; reviewer_name: string; verdict: string; round: number }>('SELECT task_id, reviewer_name, verdict, round FROM reviews WHERE id = ?', [reviewId]);
+    const r = core.app.review(reviewId);
     if (!r) return;
-    const task = safe(() => core.tasks.get(r.task_id));
+    const task = safe(() => core.tasks.get(r.taskId));
     if (!task) return;
     const approve = r.verdict === 'approve';
     this.push({
       kind: 'verdict',
       failure: !approve && task.status === 'failed',
       taskId: task.id,
-      text: approve ? `${r.reviewer_name} approved "${task.title}" (round ${r.round}).` : `${r.reviewer_name} requested changes to "${task.title}" (round ${r.round}).`,
+      text: approve ? `${r.reviewerName} approved "${task.title}" (round ${r.round}).` : `${r.reviewerName} requested changes to "${task.title}" (round ${r.round}).`,
     });
   }
 

@@ -12,7 +12,7 @@ import { Finding, type Agent, type Message, type Provider, type Review, type Run
 import type { Clock } from '../ports';
 import type { Store } from '../store/types';
 import { parseFindingLines } from '../tools/reviewTools';
-import { applyVerdictTx, NO_REVIEWER_HINT, reviewsOf, type ReviewPolicy } from './review';
+import { applyVerdictTx, NO_REVIEWER_HINT, reviewById, reviewsOf, type ReviewPolicy } from './review';
 import { errorMessage } from '../errors';
 import { KNOWN_MODELS, knownModel } from '../providers/catalog';
 import { OllamaProvider } from '../providers/ollama';
@@ -290,13 +290,18 @@ export class Application {
    * (the setting ai2ai.changes.applyOnApproval). A file changed since the agent read it stays a conflict.
    */
   applyOnApproval(reviewId: string): void {
-    const r = this.d.store.read.get<{ task_id: string; verdict: string; reviewer_id: string | null }>('SELECT task_id, verdict, reviewer_id FROM reviews WHERE id = ?', [reviewId]);
-    if (!r || r.verdict !== 'approve' || !r.reviewer_id || !this.d.changeSets) return;
+    const r = this.review(reviewId);
+    if (!r || r.verdict !== 'approve' || !r.reviewerId || !this.d.changeSets) return;
     try {
-      this.d.changeSets.accept(r.task_id);
+      this.d.changeSets.accept(r.taskId);
     } catch {
       // left pending: the person applies or rejects them from the task
     }
+  }
+
+  /** One verdict, by its id (as change records name it). */
+  review(reviewId: string): Review | undefined {
+    return reviewById(this.d.store.read, reviewId);
   }
 
   reviews(taskId: string): Review[] {

@@ -122,6 +122,11 @@ export function formatFindings(reviewer: string, round: number, summary: string,
   ].join('\n');
 }
 
+export function reviewById(db: ReadApi, id: string): Review | undefined {
+  const row = db.get('SELECT * FROM reviews WHERE id = ?', [id]);
+  return row && reviewFromRow(row);
+}
+
 export function reviewsOf(db: ReadApi, taskId: string): Review[] {
   return db.all('SELECT * FROM reviews WHERE task_id = ? ORDER BY round, created_at', [taskId]).map(reviewFromRow);
 }
