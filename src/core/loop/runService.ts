@@ -19,7 +19,6 @@ import type { ActivityService } from '../tasks/activityService';
 import type { TaskService } from '../tasks/taskService';
 import type { CommandSetup } from '../sandbox/types';
 import { createReviewerRegistry, createToolRegistry, resolveTestCommand, runCommand, type ApprovalRequest, type ProposalPort, type SubtaskSpec, type ToolRegistry } from '../tools';
-import { slotsInUse } from '../app/claims';
 import { reviewsOf, type ReviewPolicy } from '../app/review';
 import { diffSnapshots, snapshotFolder, type FolderDiff, type FolderSnapshot } from '../workspace/folderDiff';
 import { walk } from '../tools/walk';
@@ -28,6 +27,7 @@ import { PathSandbox } from '../workspace/sandbox';
 import { formatDuration } from '../util';
 import { NO_TESTS_NOTE, runAgentLoop, type LoopBudgets, type LoopEvent, type LoopResult } from './agentLoop';
 import { reviewMessage, systemPrompt, taskMessage } from './prompt';
+import { Teamwork } from './teamwork';
 
 /** What only the host can answer: the user's approval of a command, workspace trust, the command sandbox. */
 export interface Approvals {
@@ -62,8 +62,6 @@ export interface Execution {
 }
 
 const PROBE_TTL_MS = 10 * 60_000;
-/** Questions one run may ask other agents. */
-export const ASK_LIMIT = 5;
 
 /** Provider failures the user has to fix (not a glitch that the next run may not meet). */
 export const AGENT_ERROR_KINDS = new Set(['model_not_found', 'unauthorized']);
@@ -97,6 +95,7 @@ export class RunExecutor {
     },
   ) {
     this.tools = d.tools ?? createToolRegistry();
+    this.team = new Teamwork(d);
   }
 
   list(taskId?: string): Run[] {
@@ -220,7 +219,7 @@ export class RunExecutor {
                   : resumeNote(earlier.filter(m => m.role === 'assistant').length, sandbox.writeRootLabel, tree),
               }
             : undefined,
-          inbox: () => this.deliver(agent.id, taskId, names),
+          inbox: () => this.team.deliver(agent.id, taskId, names),
           checkpoint: messages => {
             lastMessages = messages;
             this.writeTranscript(transcriptFile, messages, events);
@@ -232,7 +231,7 @@ export class RunExecutor {
             proposals,
             testCommand: explicitTests,
             onProgress: text => update(plans++ === 0 ? 'plan' : 'progress', text),
-            ask: (to, question) => this.ask(claim, to, question, names, signal),
+            ask: (to, question) => this.team.ask(claim, to, question, names, signal),
             createSubtasks: specs => this.d.createSubtasks?.(taskId, specs) ?? [],
             sendMessage: (to, body) => {
               const target = to === '*' || to === 'all' ? null : agents.findByName(to);
@@ -270,85 +269,11 @@ export class RunExecutor {
   }
 
   private readonly reviewerTools = createReviewerRegistry();
-
-  /** New messages for this agent since its last turn, recorded on its task as they arrive. */
-  private deliver(agentId: string, taskId: string, names: Map<string, string>): string[] {
-    const { activity } = this.d;
-    const fresh = activity.inbox(agentId, { unreadOnly: true });
-    if (!fresh.length) return [];
-    activity.markRead(fresh.map(m => m.id));
-    return fresh.map(m => {
-      const from = (m.fromAgent && names.get(m.fromAgent)) ?? 'the user';
-      try {
-        activity.appendUpdate({ taskId, agentId, kind: 'progress', body: `Message from ${from}: ${m.body}`.slice(0, 20_000) });
-      } catch {
-        // the task is gone: the message still reaches the agent
-      }
-      return `Message from ${from} (another agent; reply with send_message if needed):\n${m.body}`;
-    });
-  }
-
-  private asks = new Map<string, number>();
+  private readonly team: Teamwork;
 
   /** Per-run bookkeeping ends with the run. */
   forgetRun(runId: string): void {
-    this.asks.delete(runId);
-  }
-
-  /**
-   * Another agent's model answers in one completion, from its role, skills and current task, on its own
-   * provider within that provider's slots (the asker's own slot when they share provider and model). The
-   * answer cannot ask anyone else: it gets no tools, and an action in it is refused.
-   */
-  private async ask(claim: Claim, to: string, question: string, names: Map<string, string>, signal: AbortSignal) {
-    const { agents, tasks, activity, providers } = this.d;
-    const target = agents.findByName(to);
-    if (!target) throw new AppError('validation', `There is no agent named "${to}". Agents: ${[...names.values()].join(', ')}.`);
-    if (target.id === claim.agent.id) throw new AppError('validation', 'You cannot ask yourself: decide, or ask another agent.');
-    const n = (this.asks.get(claim.runId) ?? 0) + 1;
-    if (n > ASK_LIMIT) throw new AppError('validation', `You already asked ${ASK_LIMIT} questions in this run: decide with what you know.`);
-    this.asks.set(claim.runId, n);
-    const shared = target.providerId === claim.provider.id && target.model === claim.agent.model;
-    if (!shared) await this.waitForSlot(target.providerId, target.model, signal);
-    const current = tasks.list({ status: ['in_progress'], assigneeId: target.id })[0];
-    const system = [
-      `You are ${target.name}, an AI agent working as a ${target.role} in a team of agents.`,
-      target.skills.length ? `Your skills: ${target.skills.join(', ')}.` : '',
-      current ? `You are working on "${current.title}"${current.description ? `: ${current.description.slice(0, 2000)}` : ''}.` : '',
-      `${claim.agent.name} (${claim.agent.role}) asks you a question about their task "${claim.task.title}". Answer briefly and concretely, in plain text.`,
-      'You cannot use tools or ask anyone else.',
-    ].filter(Boolean).join('\n');
-    activity.send({ fromAgent: claim.agent.id, toAgent: target.id, taskId: claim.task.id, body: `Question: ${question}` });
-    const reply = await providers.client(target.providerId).chat(
-      { model: target.model, messages: [{ role: 'system', content: system }, { role: 'user', content: question }], options: { numCtx: target.settings.numCtx ?? 8192, temperature: target.settings.temperature } },
-      signal,
-    );
-    let answer = reply.content.trim() || '(no answer)';
-    if (/<(ask|send_message|create_subtasks)>/.test(answer)) {
-      answer = `${answer.replace(/<(ask|send_message|create_subtasks)>[\s\S]*?(<\/\1>|$)/g, '').trim() || '(no answer)'}\n(${target.name} tried to ask someone else; an answer cannot ask: decide with this answer.)`;
-    }
-    activity.send({ fromAgent: target.id, toAgent: claim.agent.id, taskId: claim.task.id, body: `Answer: ${answer}` });
-    activity.markRead(activity.inbox(claim.agent.id, { unreadOnly: true }).filter(m => m.fromAgent === target.id && m.body === `Answer: ${answer}`).map(m => m.id));
-    if (current) {
-      try {
-        activity.appendUpdate({ taskId: current.id, agentId: target.id, kind: 'progress', body: `Answered ${claim.agent.name}: ${question.slice(0, 300)} → ${answer.slice(0, 2000)}` });
-      } catch {
-        // its task ended meanwhile
-      }
-    }
-    return { answer, promptTokens: reply.promptTokens, completionTokens: reply.completionTokens };
-  }
-
-  /** Waits (bounded) until the provider serves fewer runs of the model than its slots. */
-  private async waitForSlot(providerId: string, model: string, signal: AbortSignal): Promise<void> {
-    const deadline = this.d.clock.now() + 60_000;
-    for (;;) {
-      const p = this.d.providers.get(providerId);
-      if (slotsInUse(this.d.store.read, providerId, model) < p.maxConcurrency) return;
-      if (this.d.clock.now() > deadline) throw new AppError('no_slot', `${p.name} stayed busy with ${model} for a minute: ask again later, or decide yourself.`);
-      if (signal.aborted) throw new AppError('cancelled', 'Cancelled.');
-      await new Promise(r => setTimeout(r, 200));
-    }
+    this.team.forgetRun(runId);
   }
 
   /** What a reviewer needs: the task under review, its author and folder, the diff of the author's last run, its tests. */
