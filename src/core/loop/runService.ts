@@ -123,7 +123,7 @@ export class RunExecutor {
   }
 
   transcriptPath(runId: string): string {
-    return path.join(this.d.transcriptsDir, `${runId}.json`);
+    return path.join(this.d.transcriptsDir, runFileName(runId));
   }
 
   /** A run's whole transcript file (conversation and events), if it can be read. */
@@ -302,8 +302,8 @@ export class RunExecutor {
     const dir = path.join(this.d.transcriptsDir, '..', 'snapshots');
     if (resumeFrom) {
       try {
-        const snap = JSON.parse(fs.readFileSync(path.join(dir, `${resumeFrom}.json`), 'utf8')) as FolderSnapshot;
-        fs.renameSync(path.join(dir, `${resumeFrom}.json`), path.join(dir, `${runId}.json`));
+        const snap = JSON.parse(fs.readFileSync(path.join(dir, runFileName(resumeFrom)), 'utf8')) as FolderSnapshot;
+        fs.renameSync(path.join(dir, runFileName(resumeFrom)), path.join(dir, runFileName(runId)));
         return snap;
       } catch {
         // no snapshot kept: take a new one
@@ -312,7 +312,7 @@ export class RunExecutor {
     const snap = await snapshotFolder(folder, signal);
     try {
       fs.mkdirSync(dir, { recursive: true });
-      fs.writeFileSync(path.join(dir, `${runId}.json`), JSON.stringify(snap));
+      fs.writeFileSync(path.join(dir, runFileName(runId)), JSON.stringify(snap));
     } catch (e) {
       this.d.log.warn(`[run] folder snapshot not kept: ${errorMessage(e)}`);
     }
@@ -321,7 +321,7 @@ export class RunExecutor {
 
   /** Drops a run's folder snapshot (kept only while a run may still resume). */
   discardSnapshot(runId: string): void {
-    fs.rmSync(path.join(this.d.transcriptsDir, '..', 'snapshots', `${runId}.json`), { force: true });
+    fs.rmSync(path.join(this.d.transcriptsDir, '..', 'snapshots', runFileName(runId)), { force: true });
   }
 
   private async writeDiff(runId: string, before: FolderSnapshot, folder: string): Promise<string | null> {
@@ -329,7 +329,7 @@ export class RunExecutor {
       const d = diffSnapshots(before, await snapshotFolder(folder, undefined, before));
       const dir = path.join(this.d.transcriptsDir, '..', 'diffs');
       fs.mkdirSync(dir, { recursive: true });
-      const file = path.join(dir, `${runId}.json`);
+      const file = path.join(dir, runFileName(runId));
       fs.writeFileSync(file, JSON.stringify(d));
       return file;
     } catch (e) {
@@ -470,6 +470,15 @@ export function resumeNote(steps: number, folderLabel: string, tree: string): st
     tree || '(empty)',
     'Continue from where you stopped: do not redo steps that already succeeded. Reply with your next action.',
   ].join('\n');
+}
+
+/**
+ * A run's file name beside the database. Run ids are ours (UUIDs), but one may come from an API request or a
+ * damaged row: anything that is not a plain id is refused, so no name can reach outside the folder.
+ */
+function runFileName(runId: string): string {
+  if (!/^[A-Za-z0-9_-]{1,64}$/.test(runId)) throw new AppError('validation', `"${runId.slice(0, 80)}" is not a run id.`);
+  return `${runId}.json`;
 }
 
 function describeCall(name: string, args: Record<string, unknown>): string {

@@ -171,6 +171,13 @@ describe('AI-to-AI review: reviewer agents, verdicts, rounds', function () {
     }
   });
 
+  it('a run id naming a path outside the transcripts folder is refused, never read', async () => {
+    await setup({ reviewer: false });
+    fs.writeFileSync(path.join(t.storageDir, 'secret.json'), JSON.stringify({ messages: [{ role: 'user', content: 'secret' }], events: [] }));
+    assert.equal(t.core.executor.readTranscriptFile('../secret'), undefined);
+    assert.throws(() => t.core.executor.transcriptPath('../secret'), /is not a run id/);
+  });
+
   it('reads findings the way small models write them', () => {
     assert.deepEqual(parseFindingLines('- src/a.js:3 [minor] rename x\n2. tests/a.test.js (blocker): no test for zero\nJust a general remark'), [
       { file: 'src/a.js', line: 3, severity: 'minor', comment: 'rename x' },
