@@ -32,6 +32,8 @@ export interface ScriptedReply {
   stallAfter?: number;
   /** Extra real milliseconds before the first byte (after the slot and the load), unscaled. */
   delayMs?: number;
+  /** Characters per streamed content piece (default 4, about a token); Infinity streams the content as one piece. */
+  pieceChars?: number;
   /** Real milliseconds between pieces, unscaled; overrides the simulated tokens/s. */
   pieceDelayMs?: number;
   /** Overrides the prompt_eval_count (and /v1 usage.prompt_tokens) the fake reports; the cache and the timing still follow the real prompt. */
@@ -51,10 +53,11 @@ export interface ChatRequestView {
 export type ReplyScript = ScriptedReply | ((req: ChatRequestView) => ScriptedReply | Promise<ScriptedReply>);
 
 /** Pieces of up to 4 code points: about one token each, and a multi-byte character is never cut in two. */
-export function pieces(text: string): string[] {
+export function pieces(text: string, size = 4): string[] {
   const cps = Array.from(text);
+  if (size >= cps.length) return cps.length ? [text] : [];
   const out: string[] = [];
-  for (let i = 0; i < cps.length; i += 4) out.push(cps.slice(i, i + 4).join(''));
+  for (let i = 0; i < cps.length; i += size) out.push(cps.slice(i, i + size).join(''));
   return out;
 }
 

@@ -403,7 +403,7 @@ export async function startFakeOllama(opts: FakeOllamaOptions = {}): Promise<Fak
       if (job.format !== undefined && job.format !== null && job.format !== '' && reply.content === undefined) {
         content = JSON.stringify(reply.json !== undefined ? reply.json : job.format === 'json' ? {} : sampleFromSchema(job.format));
       }
-      let ps = pieces(content);
+      let ps = pieces(content, reply.pieceChars);
       let doneReason: 'stop' | 'length' = reply.doneReason ?? 'stop';
       if (job.numPredict !== undefined && job.numPredict >= 0 && ps.length > job.numPredict) {
         ps = ps.slice(0, job.numPredict);

@@ -40,39 +40,140 @@ function headersToRecord(h: RequestInit['headers']): Record<string, string> {
  */
 const AGENTS = { http: new http.Agent({ keepAlive: true, maxSockets: 64 }), https: new https.Agent({ keepAlive: true, maxSockets: 64 }) };
 
-export const nodeFetch: FetchLike = (input, init = {}) =>
-  new Promise<Response>((resolve, reject) => {
-    const signal = init.signal ?? undefined;
-    if (signal?.aborted) return reject(abortError(signal));
-    const url = new URL(String(input));
-    const mod = url.protocol === 'https:' ? https : http;
-    const body = init.body === undefined || init.body === null ? undefined : typeof init.body === 'string' ? init.body : Buffer.from(init.body as ArrayBuffer);
-    const agent = url.protocol === 'https:' ? AGENTS.https : AGENTS.http;
-    const req = mod.request(url, { method: init.method ?? 'GET', headers: headersToRecord(init.headers), agent }, res => {
-      const status = res.statusCode ?? 500;
-      const headers = new Headers();
-      for (const [k, v] of Object.entries(res.headers)) {
-        if (Array.isArray(v)) v.forEach(x => headers.append(k, x));
-        else if (v !== undefined) headers.set(k, v);
-      }
-      const noBody = status === 204 || status === 205 || status === 304 || init.method === 'HEAD';
-      if (noBody) res.resume();
-      const stream = noBody ? null : toWebStream(res);
-      resolve(new Response(stream, { status, statusText: res.statusMessage, headers }));
-    });
-    const onAbort = () => req.destroy(abortError(signal!));
-    signal?.addEventListener('abort', onAbort, { once: true });
-    // 'close' on the request fires once the whole response was received or the socket died:
-    // after that an abort has nothing left to cancel.
-    req.on('close', () => signal?.removeEventListener('abort', onAbort));
-    req.on('error', reject);
-    req.end(body);
-  });
+/** What `request` needs: fetch's init, but a body is a string and several signals may end the request. */
+export interface RequestOptions {
+  method?: string;
+  headers?: RequestInit['headers'];
+  body?: string;
+  /** Any of these aborting cancels the request at whatever stage it is (cheaper than AbortSignal.any per turn). */
+  signals?: ReadonlyArray<AbortSignal | undefined>;
+}
 
 /**
- * The response body as a web stream. Hand-rolled rather than Readable.toWeb: a reply streams one token per
- * chunk, and toWeb's per-chunk machinery cost more CPU than everything else in an agent turn. No
- * backpressure is needed: a model's reply is small and read as fast as it comes.
+ * One HTTP request over node:http(s): resolves with the response as soon as its headers are in, rejects on
+ * a network error or an abort. An abort after that destroys the response, whose reader then fails.
+ */
+export function request(input: string | URL, opts: RequestOptions = {}): Promise<http.IncomingMessage> {
+  return new Promise<http.IncomingMessage>((resolve, reject) => {
+    const signals = (opts.signals ?? []).filter((s): s is AbortSignal => s !== undefined);
+    const aborted = signals.find(s => s.aborted);
+    if (aborted) return reject(abortError(aborted));
+    const url = typeof input === 'string' ? new URL(input) : input;
+    const https_ = url.protocol === 'https:';
+    const req = (https_ ? https : http).request(url, { method: opts.method ?? 'GET', headers: headersToRecord(opts.headers), agent: https_ ? AGENTS.https : AGENTS.http }, resolve);
+    const onAbort = function (this: AbortSignal) {
+      req.destroy(abortError(this));
+    };
+    for (const s of signals) s.addEventListener('abort', onAbort, { once: true });
+    // 'close' on the request fires once the whole response was received or the socket died:
+    // after that an abort has nothing left to cancel.
+    req.on('close', () => {
+      for (const s of signals) s.removeEventListener('abort', onAbort);
+    });
+    req.on('error', reject);
+    req.end(opts.body);
+  });
+}
+
+export const nodeFetch: FetchLike = async (input, init = {}) => {
+  const body = init.body === undefined || init.body === null ? undefined : typeof init.body === 'string' ? init.body : Buffer.from(init.body as ArrayBuffer).toString();
+  const res = await request(String(input), { method: init.method, headers: init.headers, body, signals: [init.signal ?? undefined] });
+  const status = res.statusCode ?? 500;
+  const headers = new Headers();
+  for (const [k, v] of Object.entries(res.headers)) {
+    if (Array.isArray(v)) v.forEach(x => headers.append(k, x));
+    else if (v !== undefined) headers.set(k, v);
+  }
+  const noBody = status === 204 || status === 205 || status === 304 || init.method === 'HEAD';
+  if (noBody) res.resume();
+  return new Response(noBody ? null : toWebStream(res), { status, statusText: res.statusMessage, headers });
+};
+
+/** The body of `res` as text (an error answer, read whole). */
+export function readText(res: http.IncomingMessage): Promise<string> {
+  return new Promise<string>((resolve, reject) => {
+    const parts: Buffer[] = [];
+    res.on('data', (b: Buffer) => parts.push(b));
+    res.on('end', () => resolve(Buffer.concat(parts).toString('utf8')));
+    res.on('error', reject);
+    res.on('aborted', () => reject(connectionReset()));
+  });
+}
+
+function connectionReset(): Error {
+  return Object.assign(new Error('aborted'), { code: 'ECONNRESET' });
+}
+
+/**
+ * Reads a streamed body line by line (NDJSON, SSE), straight off node:http: a model streams one token per
+ * chunk, and each layer between the socket and the parser (a web stream, a TextDecoder, an async
+ * generator per line) cost more CPU per token than the rest of an agent turn. Lines split on the byte
+ * `\n`, which never occurs inside a multi-byte UTF-8 character, so a character cut between two chunks is
+ * decoded whole. `onLine` gets each line without its line end; `onData` runs for every chunk (a watchdog's
+ * heartbeat). An exception from either ends the request and rejects; so does a connection that breaks
+ * before the end of the body. `stop()` from inside `onLine` ends reading early and resolves (the rest of
+ * the body is not wanted, e.g. after Ollama's `done` line).
+ */
+export function readLines(res: http.IncomingMessage, onLine: (line: string, stop: () => void) => void, onData?: () => void): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    let rest: Buffer | undefined;
+    let settled = false;
+    const settle = (e?: unknown) => {
+      if (settled) return;
+      settled = true;
+      res.removeListener('data', onChunk);
+      if (e === undefined) resolve();
+      else {
+        res.destroy();
+        reject(e);
+      }
+    };
+    const stop = () => settle();
+    const line = (text: string) => {
+      const l = text.endsWith('\r') ? text.slice(0, -1) : text;
+      onLine(l, stop);
+    };
+    const onChunk = (chunk: Buffer) => {
+      try {
+        onData?.();
+        let start = 0;
+        let nl = chunk.indexOf(10);
+        while (nl >= 0 && !settled) {
+          if (rest) {
+            const whole = Buffer.concat([rest, chunk.subarray(0, nl)]);
+            rest = undefined;
+            line(whole.toString('utf8'));
+          } else line(chunk.toString('utf8', start, nl));
+          start = nl + 1;
+          nl = chunk.indexOf(10, start);
+        }
+        if (!settled && start < chunk.length) rest = rest ? Buffer.concat([rest, chunk.subarray(start)]) : chunk.subarray(start);
+      } catch (e) {
+        settle(e);
+      }
+    };
+    res.on('data', onChunk);
+    res.on('end', () => {
+      try {
+        if (!settled && rest?.length) line(rest.toString('utf8'));
+        settle();
+      } catch (e) {
+        settle(e);
+      }
+    });
+    res.on('error', e => settle(e));
+    // The connection broke before the whole body came: the same as a reset, whichever way it shows.
+    res.on('aborted', () => settle(connectionReset()));
+    res.on('close', () => {
+      if (!res.complete) settle(connectionReset());
+    });
+  });
+}
+
+/**
+ * The response body as a web stream (for the `ollama` package's short calls). Hand-rolled rather than
+ * Readable.toWeb, whose per-chunk machinery is far heavier. No backpressure is needed: the answers are
+ * small and read as fast as they come.
  */
 function toWebStream(res: http.IncomingMessage): ReadableStream<Uint8Array> {
   return new ReadableStream<Uint8Array>({
@@ -80,8 +181,7 @@ function toWebStream(res: http.IncomingMessage): ReadableStream<Uint8Array> {
       res.on('data', (chunk: Buffer) => controller.enqueue(new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.byteLength)));
       res.on('end', () => controller.close());
       res.on('error', e => controller.error(e));
-      // The connection broke before the whole body came: the same as a reset, whichever way it shows.
-      res.on('aborted', () => controller.error(Object.assign(new Error('aborted'), { code: 'ECONNRESET' })));
+      res.on('aborted', () => controller.error(connectionReset()));
     },
     cancel() {
       res.destroy();
@@ -144,18 +244,34 @@ export class Watchdog {
  * tokenizers land between 3 and 5), other characters at ~1 token each (CJK, emoji, accents split into
  * several bytes), plus ~4 tokens of chat-template framing per message.
  */
-export function estimateTokens(messages: Array<{ content: string }>, extra = ''): number {
-  // charCodeAt over code units, not for..of over code points: this runs on the whole conversation every
-  // turn, and the iterator was most of a turn's CPU. A character outside the BMP counts as 2 here, as it
-  // usually does in the tokenizer too.
-  const count = (s: string) => {
-    let other = 0;
-    for (let i = 0; i < s.length; i++) if (s.charCodeAt(i) >= 128) other++;
-    return Math.ceil((s.length - other) / 4) + other;
-  };
+export function estimateTokens(messages: ReadonlyArray<{ content: string }>, extra = ''): number {
   let n = 0;
-  for (const m of messages) n += count(m.content) + 4;
-  return n + count(extra);
+  for (const m of messages) n += messageTokens(m) + 4;
+  return n + countTokens(extra);
+}
+
+/**
+ * Per message object, the content counted last and its count: a conversation is estimated several times a
+ * turn (fitting the window, the truncation check, the prompt-cache estimate) and grows by a message or two,
+ * so recounting only what changed keeps a turn's cost flat instead of growing with the conversation. A
+ * message whose content was replaced (condensed) is recounted, since the content is compared too.
+ */
+const counted = new WeakMap<object, { content: string; tokens: number }>();
+
+function messageTokens(m: { content: string }): number {
+  const hit = counted.get(m);
+  if (hit && hit.content === m.content) return hit.tokens;
+  const tokens = countTokens(m.content);
+  counted.set(m, { content: m.content, tokens });
+  return tokens;
+}
+
+function countTokens(s: string): number {
+  // charCodeAt over code units, not for..of over code points: the iterator was most of a turn's CPU. A
+  // character outside the BMP counts as 2 here, as it usually does in the tokenizer too.
+  let other = 0;
+  for (let i = 0; i < s.length; i++) if (s.charCodeAt(i) >= 128) other++;
+  return Math.ceil((s.length - other) / 4) + other;
 }
 
 /** What a response said about the prompt it read, next to what was sent. */
@@ -204,35 +320,35 @@ export function looksTruncated(c: PromptCounts): boolean {
  * newest few conversations (one per agent taking turns on a model, as the server's slots hold them).
  */
 export class PromptMemory {
-  private readonly recent: Array<{ model: string; keys: string[] }> = [];
+  private readonly recent: Array<{ model: string; messages: Array<{ role: string; content: string }> }> = [];
 
   constructor(private readonly size = 16) {}
 
-  /** Estimate of the tokens of `messages` after the longest prefix shared with a remembered prompt. */
-  uncached(model: string, messages: ReadonlyArray<{ role: string; content: string }>, extra = ''): number {
-    const keys = messages.map(keyOf);
+  /**
+   * Estimate of the tokens of `messages` after the longest prefix shared with a remembered prompt.
+   * `whole` is the estimate of the whole prompt (`extra` included) when the caller has it already.
+   */
+  uncached(model: string, messages: ReadonlyArray<{ role: string; content: string }>, extra = '', whole?: number): number {
     let best = 0;
     for (const r of this.recent) {
       if (r.model !== model) continue;
       let i = 0;
-      while (i < keys.length && i < r.keys.length && keys[i] === r.keys[i]) i++;
+      // the conversation's strings are the same objects turn after turn: === mostly compares pointers
+      while (i < messages.length && i < r.messages.length && messages[i].role === r.messages[i].role && messages[i].content === r.messages[i].content) i++;
       best = Math.max(best, i);
     }
-    return estimateTokens(messages.slice(best) as Array<{ content: string }>, best === 0 ? extra : '');
+    if (best === 0) return whole ?? estimateTokens(messages, extra);
+    return estimateTokens(messages.slice(best), '');
   }
 
   /** Remembers a prompt and the reply to it (a cache holds both: the next turn starts with them). */
   remember(model: string, messages: ReadonlyArray<{ role: string; content: string }>, reply: string): void {
-    const keys = [...messages.map(keyOf), keyOf({ role: 'assistant', content: reply })];
-    const same = this.recent.findIndex(r => r.model === model && r.keys[0] === keys[0]);
+    const kept = [...messages.map(m => ({ role: m.role, content: m.content })), { role: 'assistant', content: reply }];
+    const same = this.recent.findIndex(r => r.model === model && r.messages[0]?.role === kept[0].role && r.messages[0]?.content === kept[0].content);
     if (same >= 0) this.recent.splice(same, 1);
-    this.recent.push({ model, keys });
+    this.recent.push({ model, messages: kept });
     if (this.recent.length > this.size) this.recent.shift();
   }
-}
-
-function keyOf(m: { role: string; content: string }): string {
-  return `${m.role}\u0000${m.content}`;
 }
 
 /** Runs `fn` with a signal that ends at `timeoutMs` or when `signal` aborts; reports which. */

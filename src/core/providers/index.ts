@@ -2,7 +2,6 @@
 import type { Logger } from '../ports';
 import { OllamaProvider } from './ollama';
 import { OpenAiProvider } from './openai';
-import type { FetchLike } from './http';
 import type { LlmProvider, WatchdogOptions } from './types';
 
 export * from './types';
@@ -27,15 +26,14 @@ export interface ProviderDeps {
   logger?: Logger;
   /** OpenAI-compatible servers: the key, read on every request (SecretStorage on the VS Code side). */
   getApiKey?: () => Promise<string | undefined>;
-  fetch?: FetchLike;
 }
 
 export function createProvider(config: ProviderConfig, deps: ProviderDeps = {}): LlmProvider {
   switch (config.kind) {
     case 'ollama':
-      return new OllamaProvider({ ...config, logger: deps.logger, fetch: deps.fetch });
+      return new OllamaProvider({ ...config, logger: deps.logger });
     case 'openai':
-      return new OpenAiProvider({ ...config, logger: deps.logger, fetch: deps.fetch, getApiKey: deps.getApiKey });
+      return new OpenAiProvider({ ...config, logger: deps.logger, getApiKey: deps.getApiKey });
     default: {
       const never: never = config.kind;
       throw new Error(`Unknown provider kind ${String(never)}`);

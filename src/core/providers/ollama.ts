@@ -1,18 +1,23 @@
 /**
- * Ollama through its native API and the `ollama` package (0.6.4), with the package's pitfalls handled:
- * - its fetch is ours (`nodeFetch`, no undici 300 s headers timeout) and every call merges a per-call
- *   AbortSignal, so a request still waiting for headers, and a non-stream call, can be cancelled;
- * - one client per call and `abort()` in `finally`: breaking out of the iterator leaves the socket open and
- *   the server generating, and failed iterators stay in the client's list;
+ * Ollama through its native API.
+ * - Chat, the one call made every turn, streams NDJSON straight off node:http (`request` + `readLines`):
+ *   the `ollama` package's path (a web stream, a TextDecoder, two async generators per line) cost more CPU
+ *   per streamed token than the rest of a turn. A reply left unfinished destroys its socket, so the server
+ *   stops generating.
+ * - The other calls (list, show, ps, version, pull) go through the `ollama` package (0.6.4), pitfalls
+ *   handled: its fetch is ours (`nodeFetch`, no undici 300 s headers timeout) and every call merges a
+ *   per-call AbortSignal, so a request still waiting for headers can be cancelled; one client per call and
+ *   `abort()` in `finally`, because breaking out of an iterator leaves the socket open.
  * - our own watchdogs (first token, idle between chunks);
  * - `num_ctx` on every request, pinned per model, because a change reloads the model;
  * - silent truncation detected from prompt_eval_count.
  */
-import { Ollama, type AbortableAsyncIterator, type ChatResponse, type ProgressResponse, type Message as OllamaMessage, type Tool as OllamaTool } from 'ollama';
+import type { IncomingMessage } from 'node:http';
+import { Ollama, type AbortableAsyncIterator, type ChatResponse, type ProgressResponse, type Message as OllamaMessage } from 'ollama';
 import type { Logger } from '../ports';
 import { nullLogger } from '../ports';
-import { ProviderError, classifyProviderError } from './errors';
-import { FetchLike, PromptMemory, Watchdog, deliverDelta, estimateTokens, looksTruncated, nodeFetch, withTimeout } from './http';
+import { HttpStatusError, InBandError, IncompleteStreamError, ProviderError, classifyProviderError } from './errors';
+import { FetchLike, PromptMemory, Watchdog, deliverDelta, estimateTokens, looksTruncated, nodeFetch, readLines, readText, request, withTimeout } from './http';
 import type {
   ChatDelta, ChatMessage, ChatRequest, ChatResult, Health, LlmProvider, ModelInfo, ModelSummary, PullProgress, ToolCall, WatchdogOptions,
 } from './types';
@@ -24,8 +29,6 @@ export interface OllamaProviderOptions extends WatchdogOptions {
   defaultNumCtx?: number;
   /** Configured per-model windows; these win over request values and the pin. */
   numCtxByModel?: Record<string, number>;
-  /** Replaces the transport (tests); defaults to `nodeFetch`. */
-  fetch?: FetchLike;
   headers?: Record<string, string>;
 }
 
@@ -41,7 +44,9 @@ export class OllamaProvider implements LlmProvider {
   readonly kind = 'ollama' as const;
   readonly baseUrl: string;
   private readonly log: Logger;
-  private readonly transport: FetchLike;
+  /** `baseUrl` as the `ollama` package reads it (scheme and port filled in): where chat requests go. */
+  private readonly host: string;
+  private readonly headers: Record<string, string>;
   private readonly pinned = new Map<string, number>();
   private readonly maxCtx = new Map<string, number>();
   private readonly warned = new Set<string>();
@@ -51,7 +56,8 @@ export class OllamaProvider implements LlmProvider {
   constructor(private readonly opts: OllamaProviderOptions) {
     this.baseUrl = opts.baseUrl.replace(/\/+$/, '');
     this.log = opts.logger ?? nullLogger;
-    this.transport = opts.fetch ?? nodeFetch;
+    this.host = ollamaHost(this.baseUrl);
+    this.headers = { ...opts.headers, 'Content-Type': 'application/json', Accept: 'application/x-ndjson, application/json' };
   }
 
   /**
@@ -84,10 +90,9 @@ export class OllamaProvider implements LlmProvider {
 
   /** A client whose every request carries `signal` (merged with the package's own per-stream signal). */
   private client(signal: AbortSignal): Ollama {
-    const base = this.transport;
     const f: FetchLike = async (input, init) => {
       const merged = init?.signal ? AbortSignal.any([init.signal, signal]) : signal;
-      const res = await base(input, { ...init, signal: merged });
+      const res = await nodeFetch(input, { ...init, signal: merged });
       if (!res.ok && !(res.headers.get('content-type') ?? '').includes('application/json')) {
         // The package console.logs while reading a text error body (503 busy, 404 page): give it JSON.
         const text = (await res.text()).trim();
@@ -111,64 +116,76 @@ export class OllamaProvider implements LlmProvider {
       this.opts.firstTokenTimeoutMs ?? OLLAMA_DEFAULTS.firstTokenTimeoutMs,
       this.opts.idleTimeoutMs ?? OLLAMA_DEFAULTS.idleTimeoutMs,
     );
-    const client = this.client(AbortSignal.any([signal, wd.signal]));
-    const tools: OllamaTool[] | undefined = req.tools?.length
-      ? req.tools.map(t => ({ type: 'function', function: { name: t.name, description: t.description, parameters: t.parameters as OllamaTool['function']['parameters'] } }))
+    const tools = req.tools?.length
+      ? req.tools.map(t => ({ type: 'function', function: { name: t.name, description: t.description, parameters: t.parameters } }))
       : undefined;
-    let iterator: AbortableAsyncIterator<ChatResponse> | undefined;
+    const body = JSON.stringify({
+      model: req.model,
+      messages: req.messages.map(toOllamaMessage),
+      tools,
+      format: req.format,
+      keep_alive: req.keepAlive,
+      think: req.think,
+      stream: true,
+      options: {
+        num_ctx: numCtx,
+        ...(req.options.temperature !== undefined && { temperature: req.options.temperature }),
+        ...(req.options.numPredict !== undefined && { num_predict: req.options.numPredict }),
+        ...(req.options.stop !== undefined && { stop: req.options.stop }),
+        ...(req.options.seed !== undefined && { seed: req.options.seed }),
+      },
+    });
     let content = '';
     let thinking = '';
     const toolCalls: ToolCall[] = [];
     let final: ChatResponse | undefined;
     let callbackError: { e: unknown } | undefined;
+    let res: IncomingMessage | undefined;
     try {
-      iterator = await client.chat({
-        model: req.model,
-        messages: req.messages.map(toOllamaMessage),
-        tools,
-        format: req.format,
-        keep_alive: req.keepAlive,
-        think: req.think,
-        stream: true,
-        options: {
-          num_ctx: numCtx,
-          ...(req.options.temperature !== undefined && { temperature: req.options.temperature }),
-          ...(req.options.numPredict !== undefined && { num_predict: req.options.numPredict }),
-          ...(req.options.stop !== undefined && { stop: req.options.stop }),
-          ...(req.options.seed !== undefined && { seed: req.options.seed }),
+      res = await request(`${this.host}/api/chat`, { method: 'POST', headers: this.headers, body, signals: [signal, wd.signal] });
+      if ((res.statusCode ?? 500) >= 300) throw await statusError(res);
+      await readLines(
+        res,
+        (line, stop) => {
+          if (!line) return;
+          let chunk: ChatResponse & { error?: unknown };
+          try {
+            chunk = JSON.parse(line);
+          } catch {
+            this.log.warn(`Ollama: skipped a line of ${req.model}'s reply that is not JSON: ${line.slice(0, 200)}`);
+            return;
+          }
+          if (chunk.error !== undefined) throw new InBandError(String(chunk.error));
+          const m = chunk.message;
+          if (m) {
+            const delta: ChatDelta = {};
+            if (m.thinking) thinking += delta.thinking = m.thinking;
+            if (m.content) content += delta.content = m.content;
+            if (m.tool_calls) for (const c of m.tool_calls) toolCalls.push(fromOllamaToolCall(c));
+            deliverDelta(onDelta, delta, e => (callbackError = { e }));
+          }
+          if (chunk.done) {
+            final = chunk;
+            stop();
+          }
         },
-      });
-      for await (const chunk of iterator) {
-        wd.touch();
-        const m = chunk.message;
-        const delta: ChatDelta = {};
-        if (m?.thinking) {
-          thinking += m.thinking;
-          delta.thinking = m.thinking;
-        }
-        if (m?.content) {
-          content += m.content;
-          delta.content = m.content;
-        }
-        for (const c of m?.tool_calls ?? []) toolCalls.push(fromOllamaToolCall(c));
-        deliverDelta(onDelta, delta, e => (callbackError = { e }));
-        if (chunk.done) final = chunk;
-      }
+        () => wd.touch(),
+      );
     } catch (e) {
       if (callbackError) throw callbackError.e;
       throw classifyProviderError(e, this.ctx(req.model, signal, wd, numCtx));
     } finally {
       wd.stop();
-      iterator?.abort();
-      client.abort();
+      // a reply left unfinished (cancel, timeout, error) closes its socket, so the server stops generating
+      if (!final) res?.destroy();
     }
-    if (!final) throw classifyProviderError(new Error('Did not receive done or success response in stream.'), this.ctx(req.model, signal, wd, numCtx));
+    if (!final) throw classifyProviderError(new IncompleteStreamError('Did not receive done or success response in stream.'), this.ctx(req.model, signal, wd, numCtx));
     const extra = req.tools ? JSON.stringify(req.tools) : '';
     const estimate = estimateTokens(req.messages, extra);
     // Only servers that report their prompt cache send it (ollama PR #17943); the package's types predate it.
     const cachedCount = (final as { prompt_eval_cached_count?: number }).prompt_eval_cached_count;
     const truncated = looksTruncated({
-      estimate, promptEvalCount: final.prompt_eval_count, cachedCount, numCtx, uncachedEstimate: this.prompts.uncached(req.model, req.messages, extra),
+      estimate, promptEvalCount: final.prompt_eval_count, cachedCount, numCtx, uncachedEstimate: this.prompts.uncached(req.model, req.messages, extra, estimate),
     });
     this.prompts.remember(req.model, req.messages, content);
     if (truncated) {
@@ -290,6 +307,37 @@ export class OllamaProvider implements LlmProvider {
     }
     if (!success) throw classifyProviderError(new Error('Did not receive done or success response in stream.'), this.ctx(model, signal, wd));
   }
+}
+
+/**
+ * A host as the `ollama` package completes it, so chat (ours) and the short calls (the package's) reach the
+ * same server: no scheme means http and Ollama's port 11434; ":11434" means 127.0.0.1.
+ */
+export function ollamaHost(baseUrl: string): string {
+  let host = baseUrl.trim() || 'http://127.0.0.1:11434';
+  let explicit = host.includes('://');
+  if (host.startsWith(':')) {
+    host = `http://127.0.0.1${host}`;
+    explicit = true;
+  }
+  if (!explicit) host = `http://${host}`;
+  const url = new URL(host);
+  const port = url.port || (!explicit ? '11434' : url.protocol === 'https:' ? '443' : '80');
+  const auth = url.username ? `${url.username}${url.password ? `:${url.password}` : ''}@` : '';
+  return `${url.protocol}//${auth}${url.hostname}:${port}${url.pathname}`.replace(/\/+$/, '');
+}
+
+/** An error answer (before any of the reply), read whole: Ollama's {"error": "..."}, or the text of a proxy's page. */
+async function statusError(res: IncomingMessage): Promise<HttpStatusError> {
+  const text = (await readText(res)).trim();
+  let msg = text || res.statusMessage || `HTTP ${res.statusCode}`;
+  try {
+    const j = JSON.parse(text) as { error?: unknown };
+    if (typeof j.error === 'string' && j.error) msg = j.error;
+  } catch {
+    // not JSON: keep the text
+  }
+  return new HttpStatusError(res.statusCode ?? 500, msg);
 }
 
 function toOllamaMessage(m: ChatMessage): OllamaMessage {

@@ -3,10 +3,11 @@
  * (`nodeFetch`, same reasons as for Ollama: no undici timeouts, cancellable before headers).
  * Streams SSE, assembles tool calls from their deltas, and uses the same errors and watchdogs.
  */
+import type { IncomingMessage } from 'node:http';
 import type { Logger } from '../ports';
 import { nullLogger } from '../ports';
 import { HttpStatusError, InBandError, IncompleteStreamError, classifyProviderError } from './errors';
-import { FetchLike, Watchdog, deliverDelta, estimateTokens, nodeFetch, withTimeout } from './http';
+import { Watchdog, deliverDelta, estimateTokens, nodeFetch, readLines, readText, request, withTimeout } from './http';
 import type { ChatDelta, ChatMessage, ChatRequest, ChatResult, Health, LlmProvider, ModelInfo, ModelSummary, ToolCall, WatchdogOptions } from './types';
 
 export interface OpenAiProviderOptions extends WatchdogOptions {
@@ -15,7 +16,6 @@ export interface OpenAiProviderOptions extends WatchdogOptions {
   /** Read on every request (the VS Code side backs it with SecretStorage); undefined sends no key. */
   getApiKey?: () => Promise<string | undefined>;
   logger?: Logger;
-  fetch?: FetchLike;
 }
 
 export const OPENAI_DEFAULTS = { firstTokenTimeoutMs: 10 * 60_000, idleTimeoutMs: 2 * 60_000, requestTimeoutMs: 30_000 } as const;
@@ -35,31 +35,47 @@ interface ToolAcc {
   args: string;
 }
 
-/** Incremental SSE parser: bytes may split anywhere, including inside a multi-byte character or a line. */
+/**
+ * Incremental SSE parser. `line` takes one line (without its line end) and returns the data of the event it
+ * completes; `push` takes bytes that may split anywhere, including inside a multi-byte character or a line.
+ */
 export class SseParser {
   private decoder = new TextDecoder('utf-8');
   private buf = '';
   private data: string[] = [];
+
+  /** One line of the stream; returns the data payload of the event a blank line completes. */
+  line(line: string): string | undefined {
+    if (line === '') {
+      const out = this.data.length ? this.data.join('\n') : undefined;
+      this.data = [];
+      return out;
+    }
+    if (line.startsWith('data:')) this.data.push(line.slice(line.startsWith('data: ') ? 6 : 5));
+    // event:, id:, retry: and ": comments" carry nothing we need
+    return undefined;
+  }
+
+  /** The end of the stream: the payload of a last event that had no blank line after it. */
+  end(): string | undefined {
+    if (this.buf) this.line(this.buf);
+    this.buf = '';
+    return this.line('');
+  }
 
   /** Feeds bytes; returns the data payloads of the events completed by them. */
   push(bytes: Uint8Array | undefined, end = false): string[] {
     this.buf += bytes ? this.decoder.decode(bytes, { stream: !end }) : this.decoder.decode();
     const out: string[] = [];
     let nl: number;
-    while ((nl = this.buf.search(/\r?\n/)) >= 0) {
-      const line = this.buf.slice(0, nl);
-      this.buf = this.buf.slice(nl + (this.buf[nl] === '\r' ? 2 : 1));
-      if (line === '') {
-        if (this.data.length) out.push(this.data.join('\n'));
-        this.data = [];
-      } else if (line.startsWith('data:')) this.data.push(line.slice(5).replace(/^ /, ''));
-      // event:, id:, retry: and ": comments" carry nothing we need
+    while ((nl = this.buf.indexOf('\n')) >= 0) {
+      const p = this.line(this.buf.slice(0, nl > 0 && this.buf[nl - 1] === '\r' ? nl - 1 : nl));
+      this.buf = this.buf.slice(nl + 1);
+      if (p !== undefined) out.push(p);
     }
     if (end) {
-      if (this.buf.startsWith('data:')) this.data.push(this.buf.slice(5).replace(/^ /, ''));
-      if (this.data.length) out.push(this.data.join('\n'));
-      this.buf = '';
-      this.data = [];
+      const p = this.end();
+      if (p !== undefined) out.push(p);
     }
     return out;
   }
@@ -69,12 +85,10 @@ export class OpenAiProvider implements LlmProvider {
   readonly kind = 'openai' as const;
   readonly baseUrl: string;
   private readonly log: Logger;
-  private readonly transport: FetchLike;
 
   constructor(private readonly opts: OpenAiProviderOptions) {
     this.baseUrl = normalizeOpenAiBase(opts.baseUrl);
     this.log = opts.logger ?? nullLogger;
-    this.transport = opts.fetch ?? nodeFetch;
   }
 
   private async headers(): Promise<Record<string, string>> {
@@ -86,23 +100,14 @@ export class OpenAiProvider implements LlmProvider {
 
   /** Sends a request; a non-2xx answer becomes HttpStatusError with the server's message (OpenAI or plain shape). */
   private async send(path: string, signal: AbortSignal, body?: unknown): Promise<Response> {
-    const res = await this.transport(`${this.baseUrl}${path}`, {
+    const res = await nodeFetch(`${this.baseUrl}${path}`, {
       method: body === undefined ? 'GET' : 'POST',
       headers: await this.headers(),
       body: body === undefined ? undefined : JSON.stringify(body),
       signal,
     });
     if (res.ok) return res;
-    const text = await res.text().catch(() => '');
-    let msg = text.trim() || res.statusText;
-    try {
-      const j = JSON.parse(text) as { error?: string | { message?: string; type?: string }; message?: string };
-      const err = j.error;
-      msg = typeof err === 'string' ? err : err?.message ? `${err.message}${err.type && /exceed_context/.test(err.type) ? ` (${err.type})` : ''}` : j.message ?? msg;
-    } catch {
-      // not JSON: keep the text
-    }
-    throw new HttpStatusError(res.status, msg);
+    throw openAiError(res.status, await res.text().catch(() => ''), res.statusText);
   }
 
   private ctx(model: string | undefined, signal: AbortSignal, wd?: Watchdog) {
@@ -112,9 +117,6 @@ export class OpenAiProvider implements LlmProvider {
   async chat(req: ChatRequest, signal: AbortSignal, onDelta?: (d: ChatDelta) => void): Promise<ChatResult> {
     const t0 = Date.now();
     const wd = new Watchdog(this.opts.firstTokenTimeoutMs ?? OPENAI_DEFAULTS.firstTokenTimeoutMs, this.opts.idleTimeoutMs ?? OPENAI_DEFAULTS.idleTimeoutMs);
-    // aborting `call` in finally closes the socket whatever happened, so the server stops generating
-    const call = new AbortController();
-    const s = AbortSignal.any([signal, wd.signal, call.signal]);
     const body: Record<string, unknown> = {
       model: req.model,
       messages: req.messages.map(toOpenAiMessage),
@@ -138,10 +140,11 @@ export class OpenAiProvider implements LlmProvider {
     let sawDone = false;
     let firstAt: number | undefined;
     let callbackError: { e: unknown } | undefined;
+    let res: IncomingMessage | undefined;
+    let complete = false;
     try {
-      const res = await this.send('/chat/completions', s, body);
-      const reader = res.body?.getReader();
-      if (!reader) throw new IncompleteStreamError('The server sent no body.');
+      res = await request(`${this.baseUrl}/chat/completions`, { method: 'POST', headers: await this.headers(), body: JSON.stringify(body), signals: [signal, wd.signal] });
+      if ((res.statusCode ?? 500) >= 300) throw openAiError(res.statusCode ?? 500, await readText(res).catch(() => ''), res.statusMessage ?? '');
       const parser = new SseParser();
       const handle = (payload: string) => {
         if (payload.trim() === '[DONE]') {
@@ -175,23 +178,30 @@ export class OpenAiProvider implements LlmProvider {
         if (choice.finish_reason) finish = choice.finish_reason;
         deliverDelta(onDelta, delta, e => (callbackError = { e }));
       };
-      for (;;) {
-        const { done, value } = await reader.read();
-        if (value) {
+      await readLines(
+        res,
+        (line, stop) => {
+          const p = parser.line(line);
+          if (p !== undefined) handle(p);
+          if (sawDone) stop();
+        },
+        () => {
           wd.touch();
           firstAt ??= Date.now();
-        }
-        for (const p of parser.push(value, done)) handle(p);
-        if (done || sawDone) break;
-      }
+        },
+      );
+      const last = parser.end();
+      if (last !== undefined) handle(last);
       // servers that omit [DONE] but sent a finish_reason finished properly
       if (!sawDone && !finish) throw new IncompleteStreamError('The stream ended without a finish reason or [DONE].');
+      complete = true;
     } catch (e) {
       if (callbackError) throw callbackError.e;
       throw classifyProviderError(e, this.ctx(req.model, signal, wd));
     } finally {
       wd.stop();
-      call.abort();
+      // a reply left unfinished (cancel, timeout, error) closes its socket, so the server stops generating
+      if (!complete) res?.destroy();
     }
     const toolCalls: ToolCall[] = acc.filter(Boolean).map(a => {
       let args: unknown = {};
@@ -277,6 +287,19 @@ export class OpenAiProvider implements LlmProvider {
       return { ok: false, reason: pe.message };
     }
   }
+}
+
+/** An error answer as HttpStatusError with the server's own words (OpenAI's {"error": {...}}, a plain {"error"}, or text). */
+function openAiError(status: number, text: string, statusText: string): HttpStatusError {
+  let msg = text.trim() || statusText;
+  try {
+    const j = JSON.parse(text) as { error?: string | { message?: string; type?: string }; message?: string };
+    const err = j.error;
+    msg = typeof err === 'string' ? err : err?.message ? `${err.message}${err.type && /exceed_context/.test(err.type) ? ` (${err.type})` : ''}` : j.message ?? msg;
+  } catch {
+    // not JSON: keep the text
+  }
+  return new HttpStatusError(status, msg);
 }
 
 function toOpenAiMessage(m: ChatMessage): Record<string, unknown> {

@@ -1,0 +1,172 @@
+import * as assert from 'node:assert/strict';
+import * as http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { readLines, readText, request } from '../../../src/core/providers/http';
+
+/** A real HTTP server whose handler writes the body the test scripts, piece by piece. */
+async function serve(handler: (req: http.IncomingMessage, res: http.ServerResponse) => void): Promise<{ url: string; close: () => Promise<void> }> {
+  const server = http.createServer(handler);
+  await new Promise<void>(r => server.listen(0, '127.0.0.1', r));
+  const { port } = server.address() as AddressInfo;
+  return {
+    url: `http://127.0.0.1:${port}`,
+    close: () => new Promise<void>(r => {
+      server.closeAllConnections();
+      server.close(() => r());
+    }),
+  };
+}
+
+const tick = (ms: number) => new Promise(r => setTimeout(r, ms));
+
+describe('streamed responses read line by line (readLines)', () => {
+  it('joins lines split across chunks, keeps a multi-byte character cut between chunks whole, strips CR, and reads a last line without a newline', async () => {
+    const body = Buffer.from('{"a":"é€"}\r\n{"b":"😀"}\n\n{"c":3}', 'utf8');
+    const s = await serve(async (_req, res) => {
+      res.writeHead(200, { 'content-type': 'application/x-ndjson' });
+      for (let i = 0; i < body.length; i += 3) {
+        res.write(body.subarray(i, i + 3));
+        await tick(2);
+      }
+      res.end();
+    });
+    try {
+      const lines: string[] = [];
+      const res = await request(`${s.url}/x`);
+      await readLines(res, l => lines.push(l));
+      assert.deepEqual(lines, ['{"a":"é€"}', '{"b":"😀"}', '', '{"c":3}']);
+    } finally {
+      await s.close();
+    }
+  });
+
+  it('after a whole body the kept-alive socket serves the next request', async () => {
+    const N = 200;
+    const s = await serve(async (_req, res) => {
+      res.writeHead(200, { 'content-type': 'application/x-ndjson' });
+      for (let i = 0; i < N; i++) {
+        res.write(`{"i":${i}}\n`);
+        await new Promise(r => setImmediate(r));
+      }
+      res.end();
+    });
+    try {
+      const first: string[] = [];
+      const res = await request(`${s.url}/x`);
+      const socket = res.socket;
+      await readLines(res, l => first.push(l));
+      assert.equal(first.length, N);
+      assert.deepEqual(first.slice(0, 2), ['{"i":0}', '{"i":1}']);
+      const again = await request(`${s.url}/y`);
+      assert.equal(again.socket, socket, 'the socket was reused');
+      const next: string[] = [];
+      await readLines(again, l => next.push(l));
+      assert.equal(next.length, N);
+    } finally {
+      await s.close();
+    }
+  });
+
+  it('stop() from a line resolves at once and the rest of the body is drained', async () => {
+    const s = await serve((_req, res) => {
+      res.writeHead(200);
+      res.end('one\ntwo\nthree\n');
+    });
+    try {
+      const seen: string[] = [];
+      await readLines(await request(s.url), (l, stop) => {
+        seen.push(l);
+        if (l === 'two') stop();
+      });
+      assert.deepEqual(seen, ['one', 'two']);
+    } finally {
+      await s.close();
+    }
+  });
+
+  it('an exception from a line rejects with it and closes the connection', async () => {
+    let closed!: () => void;
+    const gone = new Promise<void>(r => (closed = r));
+    const s = await serve((_req, res) => {
+      res.writeHead(200);
+      res.write('bad\n');
+      res.on('close', () => closed());
+    });
+    try {
+      const res = await request(s.url);
+      await assert.rejects(readLines(res, () => { throw new Error('unreadable line'); }), /unreadable line/);
+      await gone;
+    } finally {
+      await s.close();
+    }
+  });
+
+  it('a connection that breaks in the middle of the body rejects as a reset', async () => {
+    const s = await serve((_req, res) => {
+      res.writeHead(200);
+      res.write('one\n');
+      setTimeout(() => res.socket?.destroy(), 20);
+    });
+    try {
+      const seen: string[] = [];
+      await assert.rejects(
+        readLines(await request(s.url), l => seen.push(l)),
+        (e: NodeJS.ErrnoException) => e.code === 'ECONNRESET',
+      );
+      assert.deepEqual(seen, ['one']);
+    } finally {
+      await s.close();
+    }
+  });
+
+  it('any of several signals cancels: before the request, while waiting for headers, and in the middle of the body', async () => {
+    const s = await serve((req, res) => {
+      if (req.url === '/slow-headers') return; // never answers
+      res.writeHead(200);
+      res.write('one\n');
+    });
+    try {
+      const done = new AbortController();
+      done.abort();
+      await assert.rejects(request(s.url, { signals: [undefined, done.signal] }), { name: 'AbortError' });
+
+      const a = new AbortController();
+      const b = new AbortController();
+      const pending = request(`${s.url}/slow-headers`, { signals: [a.signal, b.signal] });
+      setTimeout(() => b.abort(), 20);
+      await assert.rejects(pending);
+
+      const c = new AbortController();
+      const res = await request(`${s.url}/body`, { signals: [c.signal] });
+      const reading = readLines(res, () => c.abort());
+      await assert.rejects(reading);
+    } finally {
+      await s.close();
+    }
+  });
+
+  it('readText reads an error answer whole', async () => {
+    const s = await serve((_req, res) => {
+      res.writeHead(503, { 'content-type': 'application/json' });
+      res.end('{"error":"server busy"}');
+    });
+    try {
+      const res = await request(s.url);
+      assert.equal(res.statusCode, 503);
+      assert.equal(await readText(res), '{"error":"server busy"}');
+    } finally {
+      await s.close();
+    }
+  });
+});
+
+describe('ollamaHost: chat goes where the ollama package sends the short calls', () => {
+  it('fills in the scheme and port as the package does', async () => {
+    const { ollamaHost } = await import('../../../src/core/providers/ollama');
+    assert.equal(ollamaHost('localhost'), 'http://localhost:11434');
+    assert.equal(ollamaHost('gpu-box:8080'), 'http://gpu-box:8080');
+    assert.equal(ollamaHost(':11435'), 'http://127.0.0.1:11435');
+    assert.equal(ollamaHost('http://10.0.0.2'), 'http://10.0.0.2:80');
+    assert.equal(ollamaHost('https://user:pw@ollama.example/proxy/'), 'https://user:pw@ollama.example:443/proxy');
+  });
+});
