@@ -1,6 +1,8 @@
 /**
  * The fake Ollama in its own process, so the agent-loop benchmark measures only the client's CPU.
- * Every reply takes a fixed 50 ms; the first 29 write a file, the 30th completes.
+ * Every reply takes a fixed 50 ms before its first piece; the first 29 write a file, the 30th completes.
+ * PIECE_CHARS sets the characters per streamed piece: 4 (about a token, as Ollama streams) by default,
+ * Infinity for the same replies in one piece each.
  * Prints the URL on stdout, then serves until killed.
  */
 import { startFakeOllama } from '../test/fake-ollama/server';
@@ -8,6 +10,7 @@ import { asText } from '../test/fake-ollama/scenarios';
 
 const REPLY_MS = Number(process.env.REPLY_MS ?? 50);
 const STEPS = Number(process.env.STEPS ?? 30);
+const PIECE_CHARS = Number(process.env.PIECE_CHARS ?? 4);
 
 void (async () => {
   let step = 0;
@@ -18,7 +21,7 @@ void (async () => {
       step % STEPS === 0
         ? asText({ tool: 'complete', args: { result: `done after ${STEPS} steps` } })
         : asText({ tool: 'write_file', args: { path: `src/f${step}.js`, content: `module.exports = ${step};\n` } });
-    return { ...action, delayMs: REPLY_MS, pieceDelayMs: 0 };
+    return { ...action, delayMs: REPLY_MS, pieceDelayMs: 0, pieceChars: PIECE_CHARS };
   });
   process.stdout.write(`${fake.url}\n`);
 })();

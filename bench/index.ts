@@ -52,7 +52,6 @@ const TARGETS: Record<string, [label: string, unit: string, target: number, atLe
   protocol_parse_100kb_streamed_ms: ['same, streamed in 64-byte chunks', 'ms', 5],
   loop_wall_over_model: ['loop wall / model time (30 steps)', 'x', 1.02],
   loop_cpu_ms_per_turn: ['loop CPU per turn, HTTP client included', 'ms', 2],
-  loop_own_cpu_ms_per_turn: ['loop CPU per turn, HTTP client excluded', 'ms', 2],
   scheduler_decision_ms: ['scheduling decision, 1,000 tasks x 50 agents', 'ms', 5],
   scheduler_makespan_ratio: ['makespan / ideal, 16 tasks, 4 slots', 'x', 1.1],
   kv_prompt_eval_ratio: ['prompt tokens evaluated / minimum', 'x', 1.2],
