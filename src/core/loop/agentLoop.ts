@@ -309,6 +309,7 @@ async function callWithRetry(
 ): Promise<ChatResult> {
   const specs = input.tools.specs();
   for (let attempt = 1; ; attempt++) {
+    const delayMs = b.retryBaseMs * 2 ** (attempt - 1);
     // Text protocol: parse while streaming, and once one whole action has arrived, stop a model that keeps
     // talking (small models go on to invent the tool's result: wasted time, and misleading). A model that
     // stops by itself right after its action is left to finish, so its final chunk brings the real token
@@ -317,6 +318,13 @@ async function callWithRetry(
       protocol === 'text'
         ? { controller: new AbortController(), parser: new TextProtocolStreamParser(specs), started: performance.now(), completeAt: -1, seen: 0 }
         : undefined;
+    // The run's signal also stops the early controller: a listener for the call, not AbortSignal.any,
+    // whose signals the run's signal keeps track of (a WeakRef each) for every turn of a long run.
+    const forward = early ? () => early.controller.abort(signal.reason) : undefined;
+    if (forward) {
+      if (signal.aborted) forward();
+      else signal.addEventListener('abort', forward, { once: true });
+    }
     try {
       return await input.provider.chat(
         {
@@ -326,7 +334,7 @@ async function callWithRetry(
           ...(protocol === 'native' ? { tools: nativeToolDefinitions(specs).map(d => ({ name: d.function.name, description: d.function.description, parameters: d.function.parameters })) } : {}),
           ...(protocol === 'json' ? { format: jsonProtocolSchema(specs) } : {}),
         },
-        early ? AbortSignal.any([signal, early.controller.signal]) : signal,
+        early ? early.controller.signal : signal,
         d => {
           if (!d.content) return;
           onEvent({ type: 'delta', text: d.content });
@@ -343,10 +351,11 @@ async function callWithRetry(
         // No retry follows: say so, and that retries were made, instead of the error's own hopes.
         throw new ProviderError(e.kind, `${e.message} Gave up after ${attempt} attempts.`, { status: e.status, serverMessage: e.serverMessage, retryable: false, cause: e });
       }
-      const delayMs = b.retryBaseMs * 2 ** (attempt - 1);
       onEvent({ type: 'retry', attempt, of: b.maxRetries, reason: e.message, delayMs });
-      await sleep(delayMs, signal);
+    } finally {
+      if (forward) signal.removeEventListener('abort', forward);
     }
+    await sleep(delayMs, signal);
   }
 }
 

@@ -46,6 +46,8 @@ export class OllamaProvider implements LlmProvider {
   private readonly log: Logger;
   /** `baseUrl` as the `ollama` package reads it (scheme and port filled in): where chat requests go. */
   private readonly host: string;
+  /** Parsed once: a URL parse per turn is measurable in the loop's CPU. */
+  private readonly chatUrl: URL;
   private readonly headers: Record<string, string>;
   private readonly pinned = new Map<string, number>();
   private readonly maxCtx = new Map<string, number>();
@@ -57,6 +59,7 @@ export class OllamaProvider implements LlmProvider {
     this.baseUrl = opts.baseUrl.replace(/\/+$/, '');
     this.log = opts.logger ?? nullLogger;
     this.host = ollamaHost(this.baseUrl);
+    this.chatUrl = new URL(`${this.host}/api/chat`);
     this.headers = { ...opts.headers, 'Content-Type': 'application/json', Accept: 'application/x-ndjson, application/json' };
   }
 
@@ -119,9 +122,8 @@ export class OllamaProvider implements LlmProvider {
     const tools = req.tools?.length
       ? req.tools.map(t => ({ type: 'function', function: { name: t.name, description: t.description, parameters: t.parameters } }))
       : undefined;
-    const body = JSON.stringify({
+    const body = withMessages(req.messages, {
       model: req.model,
-      messages: req.messages.map(toOllamaMessage),
       tools,
       format: req.format,
       keep_alive: req.keepAlive,
@@ -142,7 +144,7 @@ export class OllamaProvider implements LlmProvider {
     let callbackError: { e: unknown } | undefined;
     let res: IncomingMessage | undefined;
     try {
-      res = await request(`${this.host}/api/chat`, { method: 'POST', headers: this.headers, body, signals: [signal, wd.signal] });
+      res = await request(this.chatUrl, { method: 'POST', headers: this.headers, body, signals: [signal, wd.signal] });
       if ((res.statusCode ?? 500) >= 300) throw await statusError(res);
       await readLines(
         res,
@@ -338,6 +340,27 @@ async function statusError(res: IncomingMessage): Promise<HttpStatusError> {
     // not JSON: keep the text
   }
   return new HttpStatusError(res.statusCode ?? 500, msg);
+}
+
+/**
+ * The request body: `rest` as JSON with the conversation's messages in front, each serialised once per
+ * message object (a conversation is sent whole every turn and grows by a message or two; re-serialising
+ * all of it each turn made a turn's cost grow with the conversation). A message whose content changed
+ * (condensed) is serialised again.
+ */
+function withMessages(messages: readonly ChatMessage[], rest: Record<string, unknown>): string {
+  const parts = messages.map(messageJson);
+  return `{"messages":[${parts.join(',')}],${JSON.stringify(rest).slice(1)}`;
+}
+
+const serialised = new WeakMap<ChatMessage, { content: string; json: string }>();
+
+function messageJson(m: ChatMessage): string {
+  const hit = serialised.get(m);
+  if (hit && hit.content === m.content) return hit.json;
+  const json = JSON.stringify(toOllamaMessage(m));
+  serialised.set(m, { content: m.content, json });
+  return json;
 }
 
 function toOllamaMessage(m: ChatMessage): OllamaMessage {

@@ -56,6 +56,32 @@ describe('OllamaProvider against the fake Ollama', () => {
     assert.equal(fake.counters.reloads, 1);
   });
 
+  it('sends the whole conversation every turn, with tool calls and tool names, and a condensed message as it is now', async () => {
+    const messages: ChatRequest['messages'] = [
+      { role: 'system', content: 'You are "careful".\n' },
+      user('write it'),
+      { role: 'assistant', content: '', toolCalls: [{ name: 'write_file', arguments: { path: 'a.js', content: 'x = "1"' } }] },
+      { role: 'tool', content: 'wrote a.js', toolName: 'write_file' },
+    ];
+    await p.chat({ model: 'gemma3:1b', messages, options: {} }, never());
+    messages[3].content = '[condensed]';
+    messages.push(user('next'));
+    await p.chat({ model: 'gemma3:1b', messages, options: {}, keepAlive: '5m' }, never());
+    const [first, second] = fake.requestsTo('/api/chat').map(r => r.body);
+    assert.deepEqual(first.messages, [
+      { role: 'system', content: 'You are "careful".\n' },
+      { role: 'user', content: 'write it' },
+      { role: 'assistant', content: '', tool_calls: [{ function: { name: 'write_file', arguments: { path: 'a.js', content: 'x = "1"' } } }] },
+      { role: 'tool', content: 'wrote a.js', tool_name: 'write_file' },
+    ]);
+    assert.equal(second.messages.length, 5);
+    assert.equal(second.messages[3].content, '[condensed]');
+    assert.equal(second.messages[4].content, 'next');
+    assert.equal(second.model, 'gemma3:1b');
+    assert.equal(second.keep_alive, '5m');
+    assert.equal(second.stream, true);
+  });
+
   it('flags silent truncation from a low prompt_eval_count, and not an ordinary prompt', async () => {
     const small = await p.chat(req('gemma3:1b', 'x'.repeat(4000), { options: { numCtx: 2048 } }), never());
     assert.equal(small.truncated, false);
