@@ -33,3 +33,28 @@ export function formatBytes(n: number): string {
   if (n >= 1e3) return `${Math.round(n / 1e3)} KB`;
   return `${n} bytes`;
 }
+
+/**
+ * Streamed text gathered and written at most every `ms` (a reply's pieces for an output channel: each
+ * `append` there is a message from the extension host to the window, and a model streams a piece per token).
+ * `flush` writes what is pending now.
+ */
+export function bufferedAppend(out: { append(text: string): void }, ms = 100): { append(text: string): void; flush(): void } {
+  let pending = '';
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const flush = () => {
+    if (timer) clearTimeout(timer);
+    timer = undefined;
+    if (!pending) return;
+    const text = pending;
+    pending = '';
+    out.append(text);
+  };
+  return {
+    append(text) {
+      pending += text;
+      timer ??= setTimeout(flush, ms);
+    },
+    flush,
+  };
+}

@@ -11,7 +11,7 @@ import type { RequestOptions } from '../../core/scheduling/scheduler';
 import type { Agent, Run, Task } from '../../core/model/schemas';
 import type { Prompter } from '../input';
 import { NO_TESTS_NOTE } from '../../core/loop/agentLoop';
-import { formatDuration } from '../../core/util';
+import { bufferedAppend, formatDuration } from '../../core/util';
 
 const PULL = 'Pull Model…';
 
@@ -83,12 +83,18 @@ export class RunFlows implements vscode.Disposable {
           progress.report({ message: 'starting…' });
           this.manual.add(task.id);
           let run: Run;
+          const reply = bufferedAppend(out);
           try {
             run = await start({
-              onEvent: e => this.show(e, out, progress),
+              onEvent: e => {
+                if (e.type === 'delta') return reply.append(e.text);
+                reply.flush();
+                this.show(e, out, progress);
+              },
               onWait: why => progress.report({ message: why }),
             });
           } finally {
+            reply.flush();
             this.manual.delete(task.id);
           }
           out.appendLine(`\n# ${run.outcome}${run.reason ? `: ${run.reason}` : ''} (${run.steps} steps, ${run.promptTokens + run.completionTokens} tokens)`);
@@ -186,3 +192,4 @@ export class RunFlows implements vscode.Disposable {
     for (const c of this.channels.values()) c.dispose();
   }
 }
+
