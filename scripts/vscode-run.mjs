@@ -13,6 +13,9 @@
 //   --vscode V | VSCODE_VERSION=V        code-server version (default 4.100.3)
 //   --timeout S | AI2AI_TEST_TIMEOUT=S   seconds before a tests/ui run is abandoned (default 600)
 //   --extension DIR | AI2AI_EXTENSION_DIR extension under test (default: the repo root)
+//   AI2AI_BENCH_HELLO_WORLDS=n           also load n copies of bench/vscode/hello-world (hello-world-1 … -n) in the
+//                                        same extension host, as development extensions too: npm run bench's
+//                                        baseline for activate() (docs/performance.md); unset: the extension alone
 //   PORT                                 port for `start` (default 8080); tests/ui take a free port
 //   AI2AI_*                              passed to code-server and so to the extension host, e.g.
 //   AI2AI_TEST_RESULTS=file              where the mocha runner writes its JSON results (default: in the run dir)
@@ -76,6 +79,11 @@ const mustExist = (p, hint) => {
 };
 const extMain = JSON.parse(fs.readFileSync(path.join(EXT_DIR, 'package.json'), 'utf8')).main;
 if (extMain) mustExist(path.resolve(EXT_DIR, extMain), 'build the extension first: npm run build');
+const HELLO_WORLDS = +(process.env.AI2AI_BENCH_HELLO_WORLDS || 0);
+if (!(Number.isInteger(HELLO_WORLDS) && HELLO_WORLDS >= 0 && HELLO_WORLDS <= 20)) {
+  console.error('AI2AI_BENCH_HELLO_WORLDS must be a whole number from 0 to 20');
+  process.exit(2);
+}
 if (PHASE !== 'start') mustExist(CHROME, 'install chromium: bash scripts/vscode-install.sh');
 // AI2AI_TESTS_INDEX: another suite for the extension host (npm run bench uses out/bench/vscode/index.js)
 const TESTS_INDEX = process.env.AI2AI_TESTS_INDEX ? path.resolve(process.env.AI2AI_TESTS_INDEX) : path.join(REPO, 'out/test/integration/index.js');
@@ -104,6 +112,25 @@ pruneOldRuns();
 const WORKSPACE = PHASE === 'start' ? path.join(CACHE, 'sample-workspace') : path.join(RUN, 'sample-workspace');
 if (!fs.existsSync(WORKSPACE)) fs.cpSync(path.join(REPO, 'sample-workspace'), WORKSPACE, { recursive: true });
 const GLOBAL_STORAGE = path.join(dirs.userData, 'User/globalStorage/ai2ai.ai2ai');
+
+// The web client keeps one extensionDevelopmentPath (the URL's payload becomes a Map), but reads a development
+// path without a package.json as a folder of extensions. With AI2AI_BENCH_HELLO_WORLDS, that folder (in the run
+// dir) links the extension under test and holds the hello-world copies, each under its own name, so each is
+// activated once: the benchmark takes their median.
+let DEV_PATH = EXT_DIR;
+if (HELLO_WORLDS) {
+  DEV_PATH = path.join(RUN, 'dev-extensions');
+  fs.rmSync(DEV_PATH, { recursive: true, force: true });
+  fs.mkdirSync(DEV_PATH);
+  fs.symlinkSync(EXT_DIR, path.join(DEV_PATH, 'under-test'), 'dir');
+  const hello = path.join(REPO, 'bench/vscode/hello-world');
+  const manifest = JSON.parse(fs.readFileSync(path.join(hello, 'package.json'), 'utf8'));
+  for (let i = 1; i <= HELLO_WORLDS; i++) {
+    const dir = path.join(DEV_PATH, `${manifest.name}-${i}`);
+    fs.cpSync(hello, dir, { recursive: true });
+    fs.writeFileSync(path.join(dir, 'package.json'), JSON.stringify({ ...manifest, name: `${manifest.name}-${i}`, displayName: `${manifest.displayName} ${i}` }, null, 2));
+  }
+}
 
 // isolated HOME/XDG/TMPDIR for code-server, the extension host, chromium and this script's own temp files
 Object.assign(process.env, {
@@ -188,7 +215,7 @@ const VSIX = process.env.AI2AI_VSIX ? path.resolve(process.env.AI2AI_VSIX) : und
 function workbenchUrl(host, { tests } = {}) {
   if (VSIX && !tests) return `http://${host}/?folder=${encodeURIComponent(WORKSPACE)}`;
   const remote = p => `vscode-remote://${host}${p}`;
-  const payload = [['extensionDevelopmentPath', remote(EXT_DIR)]];
+  const payload = [['extensionDevelopmentPath', remote(DEV_PATH)]];
   if (tests) payload.push(['extensionTestsPath', remote(TESTS_INDEX.replace(/\.js$/, ''))]);
   return `http://${host}/?folder=${encodeURIComponent(WORKSPACE)}&payload=${encodeURIComponent(JSON.stringify(payload))}`;
 }
@@ -336,7 +363,7 @@ function pruneOldRuns() {
   for (const { d } of old) fs.rmSync(path.join(RUNS, d), { recursive: true, force: true });
 }
 
-say(`extension ${rel(EXT_DIR)}, workspace ${rel(WORKSPACE)}, run dir ${rel(RUN)}, node ${NODE === process.execPath ? process.version : rel(NODE)}`);
+say(`extension ${rel(EXT_DIR)}${HELLO_WORLDS ? ` and ${HELLO_WORLDS} hello-world(s)` : ''}, workspace ${rel(WORKSPACE)}, run dir ${rel(RUN)}, node ${NODE === process.execPath ? process.version : rel(NODE)}`);
 try {
   const code = await { tests: phaseTests, ui: phaseUi, start: phaseStart }[PHASE]();
   await finish(code);
