@@ -100,7 +100,9 @@ export class App implements vscode.Disposable {
     // Probe once the database is open, so the status bar says early when commands would run unconfined.
     ready.then(() => this.sandboxes.setup(), () => undefined);
     const syncAutoRun = () => void vscode.commands.executeCommand('setContext', 'ai2ai.autoRun', config.settings.scheduler.autoRun);
-    syncAutoRun();
+    // After activate() returns, as the CodeLens registration: the first settings read is activation's slowest step.
+    const soon = setImmediate(syncAutoRun);
+    this.disposables.add({ dispose: () => clearImmediate(soon) });
     this.disposables.add(
       config.onDidChange(() => {
         syncAutoRun();

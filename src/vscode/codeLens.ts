@@ -33,7 +33,10 @@ export class AssignCodeLens implements vscode.CodeLensProvider, vscode.Disposabl
   private timer: ReturnType<typeof setTimeout> | undefined;
 
   constructor(private readonly config: Config) {
-    this.register();
+    // Registered just after activate() returns: the first read of the settings is the slowest part of
+    // activation (VS Code's first getConfiguration and the settings' first validation).
+    const soon = setImmediate(() => this.register());
+    this.subs.push({ dispose: () => clearImmediate(soon) });
     this.subs.push(
       vscode.workspace.onDidChangeConfiguration(e => {
         if (!e.affectsConfiguration('ai2ai.codeLens')) return;
