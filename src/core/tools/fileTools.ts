@@ -139,8 +139,14 @@ export const writeFile = defineTool({
     }
     const abs = sandbox.resolveWrite(args.path);
     const root = sandbox.rootOf(abs, 'write');
-    if (entryBelow(root, abs, args.path).kind === 'dir') return failure(`"${args.path}" is a folder; write to a file path inside it.`);
-    const { created } = writeFileBelow(root, abs, Buffer.from(args.content), args.path);
+    let created: boolean;
+    try {
+      ({ created } = writeFileBelow(root, abs, Buffer.from(args.content), args.path));
+    } catch (e) {
+      // Looked at only when the write failed (a write is the common case, and each look opens the folders again).
+      if (entryBelow(root, abs, args.path).kind === 'dir') return failure(`"${args.path}" is a folder; write to a file path inside it.`);
+      throw e;
+    }
     const shown = sandbox.display(abs);
     return {
       ok: true,

@@ -181,7 +181,8 @@ export function entryBelow(root: string, abs: string, shown = abs): Entry {
     throw e;
   }
   try {
-    const st = fs.lstatSync(at(dir, path.basename(abs)));
+    const st = fs.lstatSync(at(dir, path.basename(abs)), { throwIfNoEntry: false });
+    if (!st) return { kind: 'missing' };
     return { kind: st.isSymbolicLink() ? 'link' : st.isDirectory() ? 'dir' : st.isFile() ? 'file' : 'other', stat: st };
   } catch (e) {
     if (code(e) === 'ENOENT' || code(e) === 'ENOTDIR') return { kind: 'missing' };

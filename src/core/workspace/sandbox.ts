@@ -191,7 +191,8 @@ export class PathSandbox {
     for (;;) {
       let exists = true;
       try {
-        fs.lstatSync(cur);
+        // a missing name answers undefined, not an exception: a new file's path is the common case
+        exists = fs.lstatSync(cur, { throwIfNoEntry: false }) !== undefined;
       } catch (e) {
         const code = (e as NodeJS.ErrnoException).code;
         if (code !== 'ENOENT' && code !== 'ENOTDIR') this.refuse(p, `it cannot be checked (${code ?? 'error'})`, mode);
@@ -256,8 +257,8 @@ export class PathSandbox {
 
     if (mode === 'write') {
       try {
-        const st = fs.statSync(real);
-        if (st.isFile() && st.nlink > 1) this.refuse(p, 'the file has several hard links, so writing it would change a file elsewhere too', mode);
+        const st = fs.statSync(real, { throwIfNoEntry: false });
+        if (st?.isFile() && st.nlink > 1) this.refuse(p, 'the file has several hard links, so writing it would change a file elsewhere too', mode);
       } catch (e) {
         if (AppError.is(e)) throw e;
       }
