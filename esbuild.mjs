@@ -35,6 +35,7 @@ const report = {
  */
 const PARTS = {
   'src/core/loop/execute.ts': 'runs.js',
+  'src/vscode/dashboardHtml.ts': 'dashboard.js',
 };
 
 /** @type {esbuild.Plugin} */
