@@ -36,6 +36,7 @@ const report = {
 const PARTS = {
   'src/core/loop/execute.ts': 'runs.js',
   'src/vscode/dashboardHtml.ts': 'dashboard.js',
+  'src/vscode/taskPanel/render.ts': 'taskPanel.js',
 };
 
 /** @type {esbuild.Plugin} */
