@@ -37,6 +37,7 @@ const PARTS = {
   'src/core/loop/execute.ts': 'runs.js',
   'src/vscode/dashboardHtml.ts': 'dashboard.js',
   'src/vscode/taskPanel/render.ts': 'taskPanel.js',
+  'src/core/app/diagnose.ts': 'diagnose.js',
 };
 
 /** @type {esbuild.Plugin} */
