@@ -38,6 +38,7 @@ const PARTS = {
   'src/vscode/dashboardHtml.ts': 'dashboard.js',
   'src/vscode/taskPanel/render.ts': 'taskPanel.js',
   'src/core/app/diagnose.ts': 'diagnose.js',
+  'src/core/changesets/patch.ts': 'diff.js',
 };
 
 /** @type {esbuild.Plugin} */
