@@ -1,12 +1,13 @@
 // Bundles the extension into dist/extension.js, the local API (loaded by the extension only when it is
-// turned on) into dist/api.js, and the headless server (`ai2ai serve`) into dist/cli.js, and copies
-// sql.js's wasm beside them.
+// turned on) into dist/api.js, the parts only some commands need into their own files (PARTS below), and
+// the headless server (`ai2ai serve`) into dist/cli.js, and copies sql.js's wasm beside them.
 //   node esbuild.mjs               development build with source maps
 //   node esbuild.mjs --production  minified, no source maps (what `npm run package` ships)
 //   node esbuild.mjs --watch       rebuild on change
 import * as esbuild from 'esbuild';
 import { chmodSync, copyFileSync, mkdirSync } from 'node:fs';
 import { createRequire } from 'node:module';
+import * as path from 'node:path';
 
 const production = process.argv.includes('--production');
 const watch = process.argv.includes('--watch');
@@ -26,6 +27,38 @@ const report = {
   },
 };
 
+/**
+ * Parts that only some commands need, each bundled into its own file beside extension.js and loaded where it
+ * is first used (src/core/lazy.ts), so activation does not read them. In the extension's and the API's
+ * bundles an `import()` of such a module becomes a `require` of its file; any other import of it fails the
+ * build, since it would load the part at activation. `.vscodeignore` ships each file.
+ */
+const PARTS = {
+  'src/core/loop/execute.ts': 'runs.js',
+  'src/vscode/dashboardHtml.ts': 'dashboard.js',
+  'src/vscode/taskPanel/render.ts': 'taskPanel.js',
+  'src/core/app/diagnose.ts': 'diagnose.js',
+  'src/core/changesets/patch.ts': 'diff.js',
+};
+
+/** @type {esbuild.Plugin} */
+const lazyParts = {
+  name: 'lazy-parts',
+  setup(build) {
+    const entries = new Set(Object.keys(PARTS).map(p => path.resolve(p)));
+    build.onResolve({ filter: /^\./ }, async args => {
+      if (args.pluginData?.lazyParts) return undefined;
+      const r = await build.resolve(args.path, { kind: args.kind, importer: args.importer, resolveDir: args.resolveDir, pluginData: { lazyParts: true } });
+      if (r.errors.length || !entries.has(r.path) || args.kind === 'entry-point') return r;
+      const rel = path.relative('.', r.path).split(path.sep).join('/');
+      if (args.kind !== 'dynamic-import') {
+        return { errors: [{ text: `${rel} is loaded lazily from dist/${PARTS[rel]}: import it with import() where it is needed, not with a static import` }] };
+      }
+      return { path: `./${PARTS[rel]}`, external: true };
+    });
+  },
+};
+
 const common = {
   bundle: true,
   format: 'cjs',
@@ -40,9 +73,13 @@ const common = {
   plugins: [report],
 };
 
+// Loaded by the extension: lazy parts stay in their own files, and `import()` is a plain `require`.
+const split = { ...common, plugins: [report, lazyParts], supported: { 'dynamic-import': false } };
+
 const contexts = await Promise.all([
-  esbuild.context({ ...common, entryPoints: ['src/extension.ts'], outfile: 'dist/extension.js' }),
-  esbuild.context({ ...common, entryPoints: ['src/api/index.ts'], outfile: 'dist/api.js' }),
+  esbuild.context({ ...split, entryPoints: ['src/extension.ts'], outfile: 'dist/extension.js' }),
+  esbuild.context({ ...split, entryPoints: ['src/api/index.ts'], outfile: 'dist/api.js' }),
+  ...Object.entries(PARTS).map(([entry, file]) => esbuild.context({ ...split, entryPoints: [entry], outfile: `dist/${file}` })),
   esbuild.context({ ...common, entryPoints: ['src/cli/bin.ts'], outfile: 'dist/cli.js', banner: { js: '#!/usr/bin/env node' } }),
 ]);
 

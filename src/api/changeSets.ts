@@ -31,7 +31,7 @@ export const Decision = z.object({ paths: z.array(z.string().min(1).max(1000)).m
 
 export interface ChangeSetActions {
   list(taskId: string): FileChange[];
-  diff(taskId: string, path: string): string;
+  diff(taskId: string, path: string): Promise<string> | string;
   /** Applies the named files (all proposed ones when `paths` is omitted); a file changed meanwhile is a conflict, never overwritten. */
   accept(taskId: string, paths?: string[]): Promise<FileChange[]> | FileChange[];
   reject(taskId: string, paths?: string[]): FileChange[];

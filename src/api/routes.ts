@@ -304,7 +304,7 @@ export const ROUTES: Route[] = [
   route({
     method: 'GET', path: '/v1/tasks/{id}/changes/diff', tag: 'changes', summary: 'A unified diff of one proposed file change',
     params: IdParam, query: PathQuery, response: z.object({ path: z.string(), diff: z.string() }),
-    handler: ({ changeSets, params, query }) => ({ path: query.path, diff: requireChangeSets(changeSets).diff(params.id, query.path) }),
+    handler: async ({ changeSets, params, query }) => ({ path: query.path, diff: await requireChangeSets(changeSets).diff(params.id, query.path) }),
   }),
   route({
     method: 'POST', path: '/v1/tasks/{id}/changes/accept', tag: 'changes', summary: 'Apply proposed changes (all, or the paths named); a file changed meanwhile is a conflict, never overwritten',

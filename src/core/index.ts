@@ -16,8 +16,11 @@ import { Application } from './app/application';
 import { DEFAULT_SCHEDULER, RunManager, type SchedulerSettings } from './app/runManager';
 import { DEFAULT_REVIEW, type ReviewPolicy } from './app/review';
 import { createSubtasksTx } from './app/subtasks';
+import { slotsInUse } from './app/claims';
+import { detectSandbox } from './sandbox/detect';
 import { StatsService } from './app/stats';
-import { diagnose, type Diagnosis } from './app/diagnose';
+import type { Diagnosis } from './app/diagnose';
+import { loadPart } from './lazy';
 import { ProviderMonitor } from './scheduling/providerMonitor';
 import { Scheduler } from './scheduling/scheduler';
 import { ProviderService, type HostProviders, type ProviderTimeouts, type SecretStore } from './providers/providerService';
@@ -180,7 +183,15 @@ export async function openCore(opts: CoreOptions): Promise<Core> {
     scheduler,
     app,
     stats,
-    diagnose: signal => diagnose({ store, providers, agents, workspaceFolders: opts.workspaceFolders, now: () => clock.now() }, signal),
+    diagnose: async signal =>
+      (await loadPart('Diagnose', () => import('./app/diagnose'))).diagnose(
+        {
+          store, providers, agents, workspaceFolders: opts.workspaceFolders, now: () => clock.now(),
+          slotsInUse: (providerId, model) => slotsInUse(store.read, providerId, model),
+          detectSandbox,
+        },
+        signal,
+      ),
     close,
     dispose() {
       // Synchronous, for hosts that cannot wait: runs are stopped but not waited for (their leases lapse and

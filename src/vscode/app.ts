@@ -30,7 +30,7 @@ import { TranscriptDocuments } from './transcripts';
 import { TasksTree, type TaskNode } from './trees/tasksTree';
 import { Dashboard } from './dashboard';
 import { Notifications } from './notifications';
-import { renderDiagnosis } from '../core/app/diagnose';
+import { loadPart } from '../core/lazy';
 
 /** What activate() returns: for other extensions and for the integration tests. */
 export interface Ai2aiApi {
@@ -205,7 +205,8 @@ export class App implements vscode.Disposable {
       async (_p, token) => {
         const ac = new AbortController();
         token.onCancellationRequested(() => ac.abort());
-        return renderDiagnosis(await core.diagnose(AbortSignal.any([ac.signal, AbortSignal.timeout(15_000)])));
+        const d = await core.diagnose(AbortSignal.any([ac.signal, AbortSignal.timeout(15_000)]));
+        return (await loadPart('Diagnose', () => import('../core/app/diagnose'))).renderDiagnosis(d);
       },
     );
     this.lastDiagnosis = report;

@@ -5,7 +5,7 @@
  */
 import * as vscode from 'vscode';
 import type { Approvals } from '../core/loop/runService';
-import { approvalText } from '../core/tools';
+import { approvalText } from '../core/tools/approval';
 import type { CommandSandboxes } from './commandSandbox';
 
 export function vscodeApprovals(sandboxes: CommandSandboxes): Approvals {

@@ -1,13 +1,16 @@
 /**
  * The dashboard webview: one panel, rendered from `core.stats` and refreshed from the change feed (and the
  * providers' and runs' live events), at most every 500 ms. Export opens the figures as an untitled CSV or
- * JSON document; the user saves it where they like.
+ * JSON document; the user saves it where they like. The HTML renderer is loaded when the dashboard first
+ * opens (dist/dashboard.js): a window that never opens it does not load it.
  */
 import * as crypto from 'node:crypto';
 import * as vscode from 'vscode';
 import type { Core } from '../core';
 import { statsToCsv } from '../core/app/stats';
-import { renderDashboardBody, renderDashboardPage } from './dashboardHtml';
+import { loadPart } from '../core/lazy';
+
+type Renderer = typeof import('./dashboardHtml');
 
 const THROTTLE_MS = 500;
 
@@ -19,6 +22,7 @@ export class Dashboard implements vscode.Disposable {
   private lastRender = 0;
   private renderMs = 0;
   private seq = 0;
+  private html: Renderer | undefined;
   private readonly renderedEmitter = new vscode.EventEmitter<number>();
   /** Fires each time the page has shown a new body (for tests: the panel really updated). */
   readonly onDidRender = this.renderedEmitter.event;
@@ -44,6 +48,7 @@ export class Dashboard implements vscode.Disposable {
 
   async open(ready: Promise<Core>): Promise<void> {
     const core = await ready;
+    const html = (this.html ??= await loadPart('the dashboard', () => import('./dashboardHtml')));
     if (this.panel) {
       this.panel.reveal();
       return;
@@ -56,9 +61,9 @@ export class Dashboard implements vscode.Disposable {
     this.panel = panel;
     const nonce = crypto.randomBytes(16).toString('base64');
     const stats = core.stats.stats();
-    this.lastBody = renderDashboardBody(stats);
+    this.lastBody = html.renderDashboardBody(stats);
     this.renders++;
-    panel.webview.html = renderDashboardPage(stats, nonce, panel.webview.cspSource);
+    panel.webview.html = html.renderDashboardPage(stats, nonce, panel.webview.cspSource);
     panel.webview.onDidReceiveMessage((m: { type?: string; format?: string; seq?: number }) => {
       if (m?.type === 'export' && (m.format === 'csv' || m.format === 'json')) void this.export(m.format);
       else if (m?.type === 'rendered') this.renderedEmitter.fire(m.seq ?? 0);
@@ -96,9 +101,9 @@ export class Dashboard implements vscode.Disposable {
   /** Re-reads the figures and sends the page its new body (skipped when nothing visible changed). */
   refresh(): void {
     const panel = this.panel;
-    if (!panel || !this.core || !panel.visible) return;
+    if (!panel || !this.core || !this.html || !panel.visible) return;
     this.lastRender = Date.now();
-    const body = renderDashboardBody(this.core.stats.stats());
+    const body = this.html.renderDashboardBody(this.core.stats.stats());
     this.renderMs = Date.now() - this.lastRender;
     if (body === this.lastBody) return;
     this.lastBody = body;

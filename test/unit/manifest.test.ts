@@ -60,6 +60,17 @@ describe('package.json', () => {
     assert.match(ignore, /!dist\/sql-wasm\.wasm/);
     assert.match(ignore, /!dist\/extension\.js/);
   });
+
+  it('ships every part the extension loads lazily (esbuild.mjs PARTS), and the API', () => {
+    const build = fs.readFileSync(path.join(ROOT, 'esbuild.mjs'), 'utf8');
+    const parts = [...(build.match(/const PARTS = \{([^}]*)\}/)?.[1] ?? '').matchAll(/'([^']+)': '([^']+)'/g)].map(m => ({ entry: m[1], file: m[2] }));
+    assert.ok(parts.some(p => p.file === 'runs.js'), 'the agent runner is a part');
+    const ignore = fs.readFileSync(path.join(ROOT, '.vscodeignore'), 'utf8').split('\n').map(l => l.trim());
+    for (const { entry, file } of [...parts, { entry: 'src/api/index.ts', file: 'api.js' }]) {
+      assert.ok(fs.existsSync(path.join(ROOT, entry)), `${entry} exists`);
+      assert.ok(ignore.includes(`!dist/${file}`), `.vscodeignore ships dist/${file}`);
+    }
+  });
 });
 
 describe('layering', () => {

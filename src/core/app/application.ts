@@ -11,7 +11,7 @@ import type { RunExecutor } from '../loop/runService';
 import { Finding, type Agent, type Message, type Provider, type Review, type Run, type Task, type TaskUpdate } from '../model/schemas';
 import type { Clock } from '../ports';
 import type { Store } from '../store/types';
-import { parseFindingLines } from '../tools/reviewTools';
+import { parseFindingLines } from '../tools/findings';
 import { applyVerdictTx, NO_REVIEWER_HINT, reviewById, reviewsOf, type ReviewPolicy } from './review';
 import { errorMessage } from '../errors';
 import { KNOWN_MODELS, knownModel } from '../providers/catalog';

@@ -3,15 +3,17 @@
  * provider: reachable, version, models, the configured models present, the context length the server
  * applied against the num_ctx AI2AI sends, slots. The database: files, journal, last compaction,
  * integrity. Whether commands are sandboxed. The workspace folders. Every problem comes with what to do.
+ * Loaded when Diagnose runs (`Core.diagnose`; dist/diagnose.js in the extension). What it reads comes from the
+ * core through `DiagnoseDeps` (the sandbox probe and slot count too, so it probes no second time), and it
+ * recognises an Ollama client by its `kind`, not with `instanceof`: the client is of the core's own class.
  */
-import { detectSandbox } from '../sandbox/detect';
 import type { AgentService } from '../agents/agentService';
 import type { Provider } from '../model/schemas';
 import type { WorkspaceFolders } from '../ports';
-import { OllamaProvider } from '../providers/ollama';
+import type { OllamaProvider } from '../providers/ollama';
 import type { ProviderService } from '../providers/providerService';
+import type { SandboxAvailability } from '../sandbox/detect';
 import type { Store, StoreDiagnosis } from '../store/types';
-import { slotsInUse } from './claims';
 
 /** The num_ctx AI2AI sends when an agent sets none (see the run executor: at most 8,192). */
 export const DEFAULT_NUM_CTX = 8192;
@@ -54,12 +56,16 @@ export interface DiagnoseDeps {
   agents: AgentService;
   workspaceFolders: WorkspaceFolders;
   now: () => number;
+  /** Runs in progress on a provider's model (`slotsInUse`, claims.ts). */
+  slotsInUse: (providerId: string, model: string) => number;
+  /** Whether an OS sandbox works here (`detectSandbox`, probed once per process). */
+  detectSandbox: (o: { network: boolean }) => Promise<SandboxAvailability>;
 }
 
 const errText = (e: unknown) => (e instanceof Error ? e.message : String(e));
 
 /** Whether agents' commands run in an OS sandbox here (bubblewrap on Linux, sandbox-exec on macOS), probed for real. */
-async function sandboxInfo(): Promise<Diagnosis['sandbox']> {
+async function sandboxInfo(detectSandbox: DiagnoseDeps['detectSandbox']): Promise<Diagnosis['sandbox']> {
   const platform = process.platform;
   const mechanism = platform === 'linux' ? 'bwrap' : platform === 'darwin' ? 'sandbox-exec' : 'none';
   const avail = await detectSandbox({ network: false });
@@ -100,9 +106,9 @@ export async function diagnose(d: DiagnoseDeps, signal: AbortSignal): Promise<Di
         } catch (e) {
           out.reason = `models could not be listed: ${errText(e)}`;
         }
-        if (client instanceof OllamaProvider) {
+        if (client.kind === 'ollama') {
           try {
-            loaded = await client.loadedModels(signal);
+            loaded = await (client as OllamaProvider).loadedModels(signal);
             out.loaded = loaded.map(m => m.name);
           } catch {
             // an older server without /api/ps
@@ -118,7 +124,7 @@ export async function diagnose(d: DiagnoseDeps, signal: AbortSignal): Promise<Di
           model, agents: names,
           present: out.reachable ? out.models.some(m => m === model || m === `${model}:latest`) : null,
           numCtxSent: sent, contextApplied: l?.contextLength ?? null,
-          slotsInUse: slotsInUse(d.store.read, p.id, model),
+          slotsInUse: d.slotsInUse(p.id, model),
         };
         out.configured.push(check);
         if (check.present === false) {
@@ -140,7 +146,7 @@ export async function diagnose(d: DiagnoseDeps, signal: AbortSignal): Promise<Di
     database = { error: errText(e) };
     fixes.unshift(`The database could not be checked: ${errText(e)}`);
   }
-  const sandbox = await sandboxInfo();
+  const sandbox = await sandboxInfo(d.detectSandbox);
   const workspaceFolders = [...d.workspaceFolders.folders()];
   if (!workspaceFolders.length) fixes.push('No folder is open: agents need a workspace folder to work in. Open a folder.');
   if (!agents.length) fixes.push('No agents yet: create one (AI2AI: Create Agent…).');

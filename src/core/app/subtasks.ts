@@ -9,8 +9,7 @@ import { Skills } from '../model/schemas';
 import { placeholders, TASK_COLUMNS, taskToParams } from '../store/rows';
 import type { ReadApi, WriteApi } from '../store/types';
 import { addUpdate, mustRead, newTask } from '../tasks/taskService';
-import { SUBTASK_LIMITS } from '../tools/teamTools';
-import type { SubtaskSpec } from '../tools/types';
+import { SUBTASK_LIMITS, type SubtaskSpec } from '../tools/types';
 
 /** How many parents above a task (0 for a top-level task). */
 export function depthOf(db: ReadApi, taskId: string): number {

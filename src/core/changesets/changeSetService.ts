@@ -9,10 +9,10 @@
 import { randomUUID } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { createTwoFilesPatch } from 'diff';
 import * as z from 'zod';
 import { changed } from '../changes';
 import { AppError } from '../errors';
+import { loadPart } from '../lazy';
 import type { Clock, Logger, WorkspaceFolders } from '../ports';
 import type { Row, Store, WriteApi } from '../store/types';
 
@@ -120,9 +120,10 @@ export class ChangeSetService {
   }
 
   /** A unified diff of one proposal (from the file as the agent read it). */
-  diff(taskId: string, p: string): string {
+  async diff(taskId: string, p: string): Promise<string> {
     const c = this.get(taskId, p);
-    return createTwoFilesPatch(`a/${c.path}`, c.after === null ? '/dev/null' : `b/${c.path}`, c.before ?? '', c.after ?? '', undefined, undefined, { context: 3 });
+    const { proposalPatch } = await loadPart('the change diff', () => import('./patch'));
+    return proposalPatch(c.path, c.before, c.after);
   }
 
   /**

@@ -89,8 +89,7 @@ export interface LoopResult {
   waiting?: string;
 }
 
-/** What the user is told when a run completes without any test having run. */
-export const NO_TESTS_NOTE = 'Completed without tests: none were found.';
+export { NO_TESTS_NOTE } from './runService';
 
 export interface LoopInput {
   provider: LlmProvider;

@@ -94,7 +94,7 @@ export const TaskStatus = z.enum(['pending', 'blocked', 'in_progress', 'in_revie
 export type TaskStatus = z.infer<typeof TaskStatus>;
 
 export const Priority = z.number().int().min(0).max(3);
-export const PRIORITY_LABELS = ['low', 'normal', 'high', 'urgent'] as const;
+export { PRIORITY_LABELS } from './labels';
 
 export const Attachment = z.string().min(1).max(1000);
 

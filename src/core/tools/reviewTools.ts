@@ -4,7 +4,10 @@
  * as lines like `src/add.js:12 [major] negative numbers are not handled`.
  */
 import * as z from 'zod';
-import { defineTool, jsonOrLines, type Finding, type ToolDefinition } from './types';
+import { parseFindingLine } from './findings';
+import { defineTool, jsonOrLines, type ToolDefinition } from './types';
+
+export { parseFindingLine, parseFindingLines } from './findings';
 
 const SEVERITIES = ['blocker', 'major', 'minor', 'nit'] as const;
 
@@ -14,19 +17,6 @@ const FindingObject = z.object({
   severity: z.enum(SEVERITIES).catch('major'),
   comment: z.string().trim().min(1, 'Say what is wrong and what to do.').max(4000),
 });
-
-/** One finding as a line: `path:line [severity] comment`, `path: comment`, or `path (severity) comment`. */
-export function parseFindingLine(line: string): Finding {
-  // A file looks like a path (a dot or a slash in it); anything else is a general remark.
-  const m = line.match(/^([^\s:[\]()]*[./][^\s:[\]()]*?)(?::(\d+))?\s*(?:[[(](blocker|major|minor|nit)[\])])?\s*[:—-]?\s+(.+)$/i);
-  if (m) return { file: m[1], line: m[2] ? Number(m[2]) : undefined, severity: (m[3]?.toLowerCase() as Finding['severity']) ?? 'major', comment: m[4].trim() };
-  return { file: '(general)', severity: 'major', comment: line };
-}
-
-/** Findings written one per line (list markers allowed). */
-export function parseFindingLines(text: string): Finding[] {
-  return jsonOrLines(parseFindingLine)(text) as Finding[];
-}
 
 const Findings = z.preprocess(
   jsonOrLines(parseFindingLine),

@@ -1,8 +1,6 @@
 /** Working as a team: ask another agent a question, and split a task into subtasks. */
 import * as z from 'zod';
-import { defineTool, failure, jsonOrLines } from './types';
-
-export const SUBTASK_LIMITS = { maxChildren: 10, maxDepth: 2 };
+import { defineTool, failure, jsonOrLines, SUBTASK_LIMITS } from './types';
 
 export const ask = defineTool({
   name: 'ask',

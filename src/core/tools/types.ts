@@ -120,6 +120,9 @@ export interface SubtaskSpec {
   skills: string[];
 }
 
+/** How far an agent may split its work: children per task, levels of nesting. */
+export const SUBTASK_LIMITS = { maxChildren: 10, maxDepth: 2 };
+
 /** What the approval dialog shows besides the command. */
 export interface ApprovalRequest {
   /** Why this command asks: not on the allowlist, a flag that loads code, no sandbox… */

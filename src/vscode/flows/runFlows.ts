@@ -10,7 +10,7 @@ import { RUN_ERROR_KINDS } from '../../core/app/application';
 import type { RequestOptions } from '../../core/scheduling/scheduler';
 import type { Agent, Run, Task } from '../../core/model/schemas';
 import type { Prompter } from '../input';
-import { NO_TESTS_NOTE } from '../../core/loop/agentLoop';
+import { NO_TESTS_NOTE } from '../../core/loop/runService';
 import { bufferedAppend, formatDuration } from '../../core/util';
 
 const PULL = 'Pull Model…';

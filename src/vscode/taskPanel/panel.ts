@@ -2,15 +2,19 @@
  * Task details as a webview panel per task: titled by the task, a normal (pinned) editor tab, live from the
  * change feed (re-rendered at most every RENDER_MS), rendered from `core.app.taskDetails`. Its buttons send
  * an action and an id; the panel runs the extension's own commands with that id, so every rule stays in
- * the commands and the application layer.
+ * the commands and the application layer. The HTML renderer (`render.ts`) is loaded when the first panel
+ * opens (dist/taskPanel.js): a window that never opens one does not load it.
  */
 import { randomBytes } from 'node:crypto';
 import * as vscode from 'vscode';
 import type { Core } from '../../core';
 import { touchesTask } from '../../core/changes';
 import { errorMessage } from '../../core/errors';
+import { loadPart } from '../../core/lazy';
 import type { Logger } from '../../core/ports';
-import { PANEL_ACTIONS, renderTaskBody, renderTaskPage, type PanelAction } from './render';
+import type { PanelAction } from './render';
+
+type Renderer = typeof import('./render');
 
 export const TASK_PANEL_TYPE = 'ai2ai.taskDetails';
 /** Live, but not more than this often: a run writes updates in bursts. */
@@ -41,10 +45,11 @@ class TaskPanel implements vscode.Disposable {
     readonly panel: vscode.WebviewPanel,
     private readonly core: Core,
     private readonly log: Logger,
+    private readonly html: Renderer,
     onDispose: () => void,
   ) {
     this.body = this.renderBody();
-    panel.webview.html = renderTaskPage({ nonce: randomBytes(16).toString('base64'), title: this.title(), body: this.body });
+    panel.webview.html = html.renderTaskPage({ nonce: randomBytes(16).toString('base64'), title: this.title(), body: this.body });
     this.subs.push(
       core.changes.event(c => {
         if (touchesTask(c, taskId) || c.changes.some(x => x.entity === 'agent' || x.entity === 'provider')) this.schedule();
@@ -82,7 +87,7 @@ class TaskPanel implements vscode.Disposable {
   private renderBody(): string {
     this.renders++;
     if (!this.core.tasks.find(this.taskId)) return '<h1>This task no longer exists</h1><p>It was deleted, here or in another window.</p>';
-    return renderTaskBody(this.core.app.taskDetails(this.taskId));
+    return this.html.renderTaskBody(this.core.app.taskDetails(this.taskId));
   }
 
   private title(): string {
@@ -93,7 +98,7 @@ class TaskPanel implements vscode.Disposable {
   async receive(m: unknown): Promise<unknown> {
     const msg = m as { action?: unknown; id?: unknown };
     if (msg?.action === 'ready') return this.render();
-    if (typeof msg?.action !== 'string' || !(PANEL_ACTIONS as readonly string[]).includes(msg.action) || typeof msg.id !== 'string' || msg.id.length > 64) return undefined;
+    if (typeof msg?.action !== 'string' || !Object.hasOwn(COMMAND, msg.action) || typeof msg.id !== 'string' || msg.id.length > 64) return undefined;
     try {
       return await vscode.commands.executeCommand(COMMAND[msg.action as PanelAction], msg.id);
     } catch (e) {
@@ -110,11 +115,13 @@ class TaskPanel implements vscode.Disposable {
 
 export class TaskPanels implements vscode.Disposable {
   private readonly open = new Map<string, TaskPanel>();
+  private html: Renderer | undefined;
 
   constructor(private readonly log: Logger, private readonly iconPath?: vscode.Uri) {}
 
   /** Opens the task's panel, or brings the open one forward. */
-  show(core: Core, taskId: string): vscode.WebviewPanel {
+  async show(core: Core, taskId: string): Promise<vscode.WebviewPanel> {
+    const html = (this.html ??= await loadPart('the task view', () => import('./render')));
     const existing = this.open.get(taskId);
     if (existing) {
       existing.panel.reveal(undefined, false);
@@ -129,7 +136,7 @@ export class TaskPanels implements vscode.Disposable {
       { enableScripts: true, enableCommandUris: false, localResourceRoots: [], retainContextWhenHidden: false, enableFindWidget: true },
     );
     if (this.iconPath) panel.iconPath = this.iconPath;
-    this.open.set(taskId, new TaskPanel(taskId, panel, core, this.log, () => this.open.delete(taskId)));
+    this.open.set(taskId, new TaskPanel(taskId, panel, core, this.log, html, () => this.open.delete(taskId)));
     return panel;
   }
 

@@ -7,8 +7,9 @@
  * turns them into the extension's commands.
  */
 import type { RunDetails, TaskDetails } from '../../core/app/application';
-import { PRIORITY_LABELS, type TaskStatus } from '../../core/model/schemas';
-import { formatDuration } from '../../core/util';
+import { PRIORITY_LABELS } from '../../core/model/labels';
+import type { TaskStatus } from '../../core/model/schemas';
+import { formatDuration } from '../../core/format';
 
 /** What a button asks for; `id` is the task, agent or run it is about. */
 export type PanelAction = 'run' | 'cancel' | 'retry' | 'reassign' | 'openFolder' | 'transcript' | 'approve' | 'requestChanges' | 'showChanges';

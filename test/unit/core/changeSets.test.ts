@@ -52,7 +52,7 @@ describe('change sets: writes to attached files outside the agent\'s folder are 
     const first = JSON.stringify(chats[0]!.body.messages);
     assert.match(first, /your change is proposed to the user/);
     assert.match(JSON.stringify(chats[2]!.body.messages.at(-1)), /2 \* x/, 'read_file showed the proposed version');
-    assert.match(t.core.changeSets.diff(id, 'src/util.js'), /-module\.exports = x => x;\n\+module\.exports = x => 2 \* x;/);
+    assert.match(await t.core.changeSets.diff(id, 'src/util.js'), /-module\.exports = x => x;\n\+module\.exports = x => 2 \* x;/);
     // Accepting applies it.
     const [done] = t.core.changeSets.accept(id);
     assert.equal(done!.status, 'accepted');
