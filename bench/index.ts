@@ -63,6 +63,8 @@ const TARGETS: Record<string, [label: string, unit: string, target: number, atLe
   ws_fanout_p99_ms: ['WebSocket fan-out p99, 1 change to 20', 'ms', 10],
   loop_cpu_per_token_us: ['loop CPU per streamed token (HTTP client)', 'us', 20],
   loop_cpu_per_turn_ms: ['loop CPU per turn without the stream', 'ms', 1],
+  bare_http_per_token_us: ['same machine: bare node:http per piece', 'us', Infinity],
+  bare_http_per_request_ms: ['same machine: bare node:http per request', 'ms', Infinity],
   dashboard_open_ms: ['dashboard open, 10,000 tasks, 50,000 updates', 'ms', 1000],
   dashboard_refresh_ms: ['dashboard refresh after a change, same board', 'ms', 500],
   status_counts_ms: ['status bar counts, same board', 'ms', 5],

@@ -10,9 +10,15 @@
  * process CPU is read only around whole runs (reading it per request cost more than the figure).
  * Targets: wall ≤ 1.02 × model time; ≤ 2 ms CPU per streamed turn; ≤ 20 µs per streamed token; ≤ 1 ms per
  * turn without the stream.
+ *
+ * Both depend on the machine (on a loaded shared VM a bare HTTP request alone costs near a millisecond of
+ * CPU), so the same run measures a baseline: the same requests (the conversations the loop sent, turn by
+ * turn) made with bare node:http against the same two servers, the stream read with no more than splitting
+ * lines and JSON.parse. Its per-piece and per-turn figures are printed beside ours, for comparison.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
+import * as http from 'node:http';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { runAgentLoop } from '../src/core/loop/agentLoop';
@@ -21,7 +27,7 @@ import { createToolRegistry, runCommand } from '../src/core/tools';
 import { PathSandbox } from '../src/core/workspace/sandbox';
 
 const STEPS = 30;
-const ROUNDS = 9;
+const ROUNDS = 15;
 
 interface Run {
   wall: number;
@@ -30,6 +36,8 @@ interface Run {
   steps: number;
   /** Pieces streamed (the server's eval_count: one per piece). */
   pieces: number;
+  /** The conversation sent on each turn, for the bare-HTTP baseline. */
+  sent: string[];
 }
 
 async function server(pieceChars: number): Promise<{ url: string; child: ChildProcess }> {
@@ -45,8 +53,10 @@ async function run(url: string): Promise<Run> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ai2ai-loop-bench-'));
   try {
     let model = 0;
+    const sent: string[] = [];
     const provider = createProvider({ kind: 'ollama', baseUrl: url });
     const timed = { ...provider, kind: provider.kind, baseUrl: provider.baseUrl, chat: async (...a: Parameters<typeof provider.chat>) => {
+      sent.push(JSON.stringify({ model: a[0].model, messages: a[0].messages.map(m => ({ role: m.role, content: m.content })), stream: true, options: { num_ctx: 8192 } }));
       const t = performance.now();
       try {
         return await provider.chat(...a);
@@ -67,27 +77,59 @@ async function run(url: string): Promise<Run> {
     const wall = performance.now() - t0;
     const c = process.cpuUsage(cpu0);
     if (r.outcome !== 'completed' || r.steps !== STEPS) throw new Error(`run ended ${r.outcome} after ${r.steps} steps: ${r.reason}`);
-    return { wall, model, cpu: (c.user + c.system) / 1000, steps: r.steps, pieces: r.completionTokens };
+    return { wall, model, cpu: (c.user + c.system) / 1000, steps: r.steps, pieces: r.completionTokens, sent };
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
   }
 }
 
+const bareAgent = new http.Agent({ keepAlive: true });
+
+/** The baseline: `bodies` sent one after the other with bare node:http, each reply read line by line; CPU ms in all. */
+async function bare(url: string, bodies: string[]): Promise<number> {
+  const target = new URL(`${url}/api/chat`);
+  const c0 = process.cpuUsage();
+  for (const body of bodies) {
+    await new Promise<void>((resolve, reject) => {
+      const req = http.request(target, { method: 'POST', agent: bareAgent, headers: { 'content-type': 'application/json' } }, res => {
+        let rest = '';
+        res.setEncoding('utf8');
+        res.on('data', (d: string) => {
+          const lines = (rest + d).split('\n');
+          rest = lines.pop()!;
+          for (const l of lines) if (l) JSON.parse(l);
+        });
+        res.on('end', () => resolve());
+        res.on('error', reject);
+      });
+      req.on('error', reject);
+      req.end(body);
+    });
+  }
+  const c = process.cpuUsage(c0);
+  return (c.user + c.system) / 1000;
+}
+
 async function main(): Promise<void> {
   const streamed = await server(4);
   const whole = await server(Infinity);
-  const pairs: Array<{ s: Run; w: Run }> = [];
+  const pairs: Array<{ s: Run; w: Run; bareS: number; bareW: number }> = [];
   try {
     // round 0 warms up both paths (module loading, JIT) and is not counted
     for (let i = 0; i <= ROUNDS; i++) {
       const s = await run(streamed.url);
       const w = await run(whole.url);
-      if (process.env.VERBOSE) console.log(`  round ${i}: streamed cpu ${s.cpu.toFixed(0)} ms (${s.pieces} pieces), one piece cpu ${w.cpu.toFixed(0)} ms (${w.pieces}); wall ${s.wall.toFixed(0)} model ${s.model.toFixed(0)} ms`);
-      if (i > 0) pairs.push({ s, w });
+      const bareS = await bare(streamed.url, s.sent);
+      const bareW = await bare(whole.url, w.sent);
+      if (process.env.VERBOSE) {
+        console.log(`  round ${i}: streamed cpu ${s.cpu.toFixed(0)} ms (${s.pieces} pieces), one piece cpu ${w.cpu.toFixed(0)} ms (${w.pieces}); bare HTTP ${bareS.toFixed(0)} / ${bareW.toFixed(0)} ms; wall ${s.wall.toFixed(0)} model ${s.model.toFixed(0)} ms`);
+      }
+      if (i > 0) pairs.push({ s, w, bareS, bareW });
     }
   } finally {
     streamed.child.kill();
     whole.child.kill();
+    bareAgent.destroy();
   }
   const med = (f: (p: (typeof pairs)[number]) => number) => pairs.map(f).sort((a, b) => a - b)[Math.floor(pairs.length / 2)];
   const ratio = med(p => p.s.wall / p.s.model);
@@ -95,14 +137,19 @@ async function main(): Promise<void> {
   const perToken = med(p => ((p.s.cpu - p.w.cpu) * 1000) / Math.max(1, p.s.pieces - p.w.pieces));
   const perTurnWhole = med(p => p.w.cpu / p.w.steps);
   const tokensPerTurn = med(p => p.s.pieces / p.s.steps);
+  const bareToken = med(p => ((p.bareS - p.bareW) * 1000) / Math.max(1, p.s.pieces - p.w.pieces));
+  const bareTurn = med(p => p.bareW / p.w.steps);
   console.log(`agent loop, ${STEPS} steps at 50 ms per reply (median of ${pairs.length} rounds)`);
   console.log(`  wall ${med(p => p.s.wall).toFixed(0)} ms, model ${med(p => p.s.model).toFixed(0)} ms, ratio ${ratio.toFixed(3)} (target ≤ 1.02) ${ratio <= 1.02 ? 'ok' : 'MISSED'}`);
   console.log(`  CPU per turn ${cpuPerTurn.toFixed(2)} ms with the reply streamed in ${tokensPerTurn.toFixed(0)} pieces (target ≤ 2 ms) ${cpuPerTurn <= 2 ? 'ok' : 'MISSED'}`);
   console.log(`    of which the stream ${perToken.toFixed(1)} µs per piece (target ≤ 20), and the rest of the turn ${perTurnWhole.toFixed(2)} ms (target ≤ 1)`);
+  console.log(`  baseline, bare node:http with the same requests: ${bareToken.toFixed(1)} µs per piece, ${bareTurn.toFixed(2)} ms per request`);
   console.log(`[bench] loop_wall_over_model=${ratio.toFixed(4)}`);
   console.log(`[bench] loop_cpu_ms_per_turn=${cpuPerTurn.toFixed(3)}`);
   console.log(`[bench] loop_cpu_per_token_us=${perToken.toFixed(2)}`);
   console.log(`[bench] loop_cpu_per_turn_ms=${perTurnWhole.toFixed(3)}`);
+  console.log(`[bench] bare_http_per_token_us=${bareToken.toFixed(2)}`);
+  console.log(`[bench] bare_http_per_request_ms=${bareTurn.toFixed(3)}`);
 }
 
 main().catch(e => {

@@ -181,8 +181,9 @@ export async function runAgentLoop(input: LoopInput, signal: AbortSignal, onEven
       r.steps++;
       onEvent({ type: 'model', step: r.steps });
       let reply: ChatResult;
+      let streamParsed: ParseOutcome | undefined;
       try {
-        reply = await callWithRetry(input, messages, protocol, b, runSignal, sleep, onEvent);
+        ({ reply, parsed: streamParsed } = await callWithRetry(input, messages, protocol, b, runSignal, sleep, onEvent));
       } catch (e) {
         if (ProviderError.isProviderError(e, 'tools_unsupported') && protocol === 'native') {
           onEvent({ type: 'protocol', from: 'native', to: 'text', reason: e.message });
@@ -213,7 +214,7 @@ export async function runAgentLoop(input: LoopInput, signal: AbortSignal, onEven
         condense(messages, KEEP_RECENT);
       }
 
-      const parsed = parse(reply, protocol, input.tools);
+      const parsed = streamParsed ?? parse(reply, protocol, input.tools);
       messages.push({ role: 'assistant', content: reply.content, ...(protocol === 'native' && reply.toolCalls.length ? { toolCalls: reply.toolCalls } : {}) });
       if (!parsed.ok) {
         malformed++;
@@ -305,7 +306,7 @@ async function callWithRetry(
   signal: AbortSignal,
   sleep: NonNullable<LoopInput['sleep']>,
   onEvent: (e: LoopEvent) => void,
-): Promise<ChatResult> {
+): Promise<{ reply: ChatResult; parsed?: ParseOutcome }> {
   const specs = input.tools.specs();
   for (let attempt = 1; ; attempt++) {
     const delayMs = b.retryBaseMs * 2 ** (attempt - 1);
@@ -325,7 +326,7 @@ async function callWithRetry(
       else signal.addEventListener('abort', forward, { once: true });
     }
     try {
-      return await input.provider.chat(
+      const reply = await input.provider.chat(
         {
           model: input.model,
           messages,
@@ -343,8 +344,13 @@ async function callWithRetry(
           else if (early.completeAt >= 0 && early.seen - early.completeAt > RAMBLE_CHARS) early.controller.abort();
         },
       );
+      // the action the stream parser already parsed, when the reply is exactly that text
+      return { reply, parsed: early?.parser.outcomeFor(reply.content) };
     } catch (e) {
-      if (early?.controller.signal.aborted && !signal.aborted) return stoppedEarly(early.parser.text(), messages, performance.now() - early.started);
+      if (early?.controller.signal.aborted && !signal.aborted) {
+        const reply = stoppedEarly(early.parser.text(), messages, performance.now() - early.started);
+        return { reply, parsed: early.parser.outcomeFor(reply.content) };
+      }
       if (!ProviderError.isProviderError(e) || !e.retryable || signal.aborted) throw e;
       if (attempt > b.maxRetries) {
         // No retry follows: say so, and that retries were made, instead of the error's own hopes.

@@ -307,6 +307,8 @@ export class TextProtocolStreamParser {
   private chunks: string[] = [];
   private tail = '';
   private done: ParseOutcome | undefined;
+  /** The text `done` was parsed from. */
+  private doneText = '';
   private readonly trigger: RegExp;
   private readonly tailSize: number;
 
@@ -329,11 +331,23 @@ export class TextProtocolStreamParser {
     this.trigger.lastIndex = 0;
     for (let m = this.trigger.exec(window); m; m = this.trigger.exec(window)) {
       if (m.index + m[0].length <= tailLen) continue; // already seen in an earlier push
-      const outcome = parseTextReply(this.text(), this.tools, this.options);
-      if (outcome.ok) this.done = outcome;
+      const text = this.text();
+      const outcome = parseTextReply(text, this.tools, this.options);
+      if (outcome.ok) {
+        this.done = outcome;
+        this.doneText = text;
+      }
       break;
     }
     return this.status();
+  }
+
+  /**
+   * The outcome `push` reported complete, when `reply` is exactly the text it was parsed from (a reply that
+   * went on after its action, or any other text, is not: parse it whole). Saves parsing a reply twice.
+   */
+  outcomeFor(reply: string): ParseOutcome | undefined {
+    return this.done && this.doneText === reply ? this.done : undefined;
   }
 
   finish(doneReason?: DoneReason): ParseOutcome {

@@ -25,12 +25,13 @@ function abortError(signal: AbortSignal): Error {
 
 function headersToRecord(h: RequestInit['headers']): Record<string, string> {
   if (!h) return {};
-  if (h instanceof Headers) {
+  if (Array.isArray(h)) return Object.fromEntries(h);
+  // a Headers object without touching the global `Headers` (in Node each access is a getter that loads undici)
+  if (typeof (h as Headers).forEach === 'function') {
     const o: Record<string, string> = {};
-    h.forEach((v, k) => (o[k] = v));
+    (h as Headers).forEach((v, k) => (o[k] = v));
     return o;
   }
-  if (Array.isArray(h)) return Object.fromEntries(h);
   return { ...(h as Record<string, string>) };
 }
 
@@ -208,12 +209,13 @@ export class Watchdog {
     return this.controller.signal;
   }
 
-  /** Call on every piece received. Re-arming is a `refresh()` of the same timer: this runs per token. */
+  /**
+   * Call on every piece received. This runs per token, so it only notes the time: the idle timer, when it
+   * fires, re-arms itself for whatever is left of the window since the last piece.
+   */
   touch(): void {
-    if (this.started && this.timer) {
-      this.timer.refresh();
-      return;
-    }
+    this.lastAt = performance.now();
+    if (this.started) return;
     this.started = true;
     this.arm(this.idleMs, 'next token');
   }
@@ -227,11 +229,16 @@ export class Watchdog {
     this.timer = undefined;
   }
 
-  private arm(ms: number, what: 'first token' | 'next token' | 'reply') {
+  private lastAt = 0;
+
+  private arm(ms: number, what: 'first token' | 'next token' | 'reply', window = ms) {
     this.stop();
     if (!Number.isFinite(ms) || ms <= 0) return;
     this.timer = setTimeout(() => {
-      this.fired = { what, ms };
+      const left = what === 'next token' ? this.lastAt + window - performance.now() : 0;
+      // a piece came meanwhile: wait out the rest of the window after it (1 ms of slack for the timer's rounding)
+      if (left > 1) return this.arm(left, what, window);
+      this.fired = { what, ms: window };
       this.controller.abort();
     }, ms);
     // a pending watchdog must not keep the process (or a test run) alive

@@ -73,6 +73,20 @@ describe('text protocol: streaming equals whole-reply parsing', () => {
     assert.ok(s.complete && s.outcome.ok && s.outcome.call.name === 'read_file');
   });
 
+  it('outcomeFor hands back the completed outcome only for exactly the text it was parsed from', () => {
+    const parser = new TextProtocolStreamParser(SPECS);
+    const reply = 'Reading.\n<read_file><path>a.js</path></read_file>';
+    assert.equal(parser.outcomeFor(reply), undefined, 'nothing parsed yet');
+    parser.push(reply.slice(0, 20));
+    parser.push(reply.slice(20));
+    const reused = parser.outcomeFor(reply);
+    assert.deepEqual(reused, parseTextReply(reply, SPECS));
+    // a reply that went on after its action (a second action, say) is parsed whole, not reused
+    const longer = `${reply}\n<read_file><path>b.js</path></read_file>`;
+    assert.equal(parser.outcomeFor(longer), undefined);
+    assert.equal(parseTextReply(longer, SPECS).ok, false);
+  });
+
   it('does not complete on a closing tag inside a body', () => {
     const parser = new TextProtocolStreamParser(SPECS);
     assert.equal(parser.push('<write_file><path>a</path><content>\nconst x = "</write_file>";\n').complete, false);

@@ -170,3 +170,30 @@ describe('ollamaHost: chat goes where the ollama package sends the short calls',
     assert.equal(ollamaHost('https://user:pw@ollama.example/proxy/'), 'https://user:pw@ollama.example:443/proxy');
   });
 });
+
+describe('Watchdog', () => {
+  it('a stream that keeps sending within the idle window never times out, however long it lasts; a pause longer than the window does', async () => {
+    const { Watchdog } = await import('../../../src/core/providers/http');
+    const wd = new Watchdog(1000, 60);
+    const t0 = performance.now();
+    wd.touch();
+    while (performance.now() - t0 < 300) {
+      await tick(15);
+      wd.touch();
+    }
+    assert.equal(wd.signal.aborted, false, 'pieces every 15 ms keep a 60 ms window open for 300 ms');
+    const lastPiece = performance.now();
+    await new Promise<void>(resolve => wd.signal.addEventListener('abort', () => resolve(), { once: true }));
+    const silent = performance.now() - lastPiece;
+    assert.ok(silent >= 55, `fired ${silent.toFixed(0)} ms after the last piece, not before the window`);
+    assert.deepEqual(wd.fired, { what: 'next token', ms: 60 });
+    wd.stop();
+  });
+
+  it('the first-token window applies until the first piece', async () => {
+    const { Watchdog } = await import('../../../src/core/providers/http');
+    const wd = new Watchdog(40, 1000);
+    await new Promise<void>(resolve => wd.signal.addEventListener('abort', () => resolve(), { once: true }));
+    assert.deepEqual(wd.fired, { what: 'first token', ms: 40 });
+  });
+});
