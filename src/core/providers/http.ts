@@ -41,11 +41,11 @@ function headersToRecord(h: RequestInit['headers']): Record<string, string> {
  */
 const AGENTS = { http: new http.Agent({ keepAlive: true, maxSockets: 64 }), https: new https.Agent({ keepAlive: true, maxSockets: 64 }) };
 
-/** What `request` needs: fetch's init, but a body is a string and several signals may end the request. */
+/** What `request` needs: fetch's init, but a body is text or bytes and several signals may end the request. */
 export interface RequestOptions {
   method?: string;
   headers?: RequestInit['headers'];
-  body?: string;
+  body?: string | Buffer;
   /** Any of these aborting cancels the request at whatever stage it is (cheaper than AbortSignal.any per turn). */
   signals?: ReadonlyArray<AbortSignal | undefined>;
 }
@@ -77,7 +77,7 @@ export function request(input: string | URL, opts: RequestOptions = {}): Promise
 }
 
 export const nodeFetch: FetchLike = async (input, init = {}) => {
-  const body = init.body === undefined || init.body === null ? undefined : typeof init.body === 'string' ? init.body : Buffer.from(init.body as ArrayBuffer).toString();
+  const body = init.body === undefined || init.body === null ? undefined : typeof init.body === 'string' ? init.body : Buffer.from(init.body as ArrayBuffer);
   const res = await request(String(input), { method: init.method, headers: init.headers, body, signals: [init.signal ?? undefined] });
   const status = res.statusCode ?? 500;
   const headers = new Headers();
