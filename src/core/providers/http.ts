@@ -117,14 +117,25 @@ function connectionReset(): Error {
  */
 export function readLines(res: http.IncomingMessage, onLine: (line: string, stop: () => void) => void, onData?: () => void): Promise<void> {
   return new Promise<void>((resolve, reject) => {
-    let rest: Buffer | undefined;
+    // the start of a line not ended yet, in pieces (joined once, when its end comes)
+    let rest: Buffer[] = [];
+    let restBytes = 0;
     let settled = false;
     const settle = (e?: unknown) => {
       if (settled) return;
       settled = true;
       res.removeListener('data', onChunk);
-      if (e === undefined) resolve();
-      else {
+      if (e === undefined) {
+        resolve();
+        if (!res.complete) {
+          // Stopped before the end of the body: let the rest drain so the connection can be reused, but a
+          // server that never ends the body must not keep the socket (and the caller's abort listener).
+          res.resume();
+          const drain = setTimeout(() => res.destroy(), DRAIN_MS);
+          drain.unref?.();
+          res.once('end', () => clearTimeout(drain));
+        }
+      } else {
         res.destroy();
         reject(e);
       }
@@ -134,21 +145,28 @@ export function readLines(res: http.IncomingMessage, onLine: (line: string, stop
       const l = text.endsWith('\r') ? text.slice(0, -1) : text;
       onLine(l, stop);
     };
+    const keep = (piece: Buffer) => {
+      restBytes += piece.length;
+      if (restBytes > MAX_LINE_BYTES) throw new InvalidStreamError(`The server sent a line longer than ${MAX_LINE_BYTES / (1 << 20)} MB without a line end.`);
+      rest.push(piece);
+    };
     const onChunk = (chunk: Buffer) => {
       try {
         onData?.();
         let start = 0;
         let nl = chunk.indexOf(10);
         while (nl >= 0 && !settled) {
-          if (rest) {
-            const whole = Buffer.concat([rest, chunk.subarray(0, nl)]);
-            rest = undefined;
+          if (rest.length) {
+            keep(chunk.subarray(0, nl));
+            const whole = Buffer.concat(rest, restBytes);
+            rest = [];
+            restBytes = 0;
             line(whole.toString('utf8'));
           } else line(chunk.toString('utf8', start, nl));
           start = nl + 1;
           nl = chunk.indexOf(10, start);
         }
-        if (!settled && start < chunk.length) rest = rest ? Buffer.concat([rest, chunk.subarray(start)]) : chunk.subarray(start);
+        if (!settled && start < chunk.length) keep(chunk.subarray(start));
       } catch (e) {
         settle(e);
       }
@@ -156,7 +174,7 @@ export function readLines(res: http.IncomingMessage, onLine: (line: string, stop
     res.on('data', onChunk);
     res.on('end', () => {
       try {
-        if (!settled && rest?.length) line(rest.toString('utf8'));
+        if (!settled && restBytes) line(Buffer.concat(rest, restBytes).toString('utf8'));
         settle();
       } catch (e) {
         settle(e);
@@ -169,6 +187,16 @@ export function readLines(res: http.IncomingMessage, onLine: (line: string, stop
       if (!res.complete) settle(connectionReset());
     });
   });
+}
+
+/** A line of a stream longer than this is refused: no reply needs it, and it would be held in memory whole. */
+export const MAX_LINE_BYTES = 16 << 20;
+/** After `stop()`, how long the rest of a body may take to drain before its connection is closed. */
+const DRAIN_MS = 2000;
+
+/** A stream that cannot be read as lines (a line with no end in sight). */
+export class InvalidStreamError extends Error {
+  override readonly name = 'InvalidResponseError';
 }
 
 /**

@@ -60,7 +60,17 @@ export class OllamaProvider implements LlmProvider {
     this.log = opts.logger ?? nullLogger;
     this.host = ollamaHost(this.baseUrl);
     this.chatUrl = new URL(`${this.host}/api/chat`);
-    this.headers = { ...opts.headers, 'Content-Type': 'application/json', Accept: 'application/x-ndjson, application/json' };
+    // As the `ollama` package sends its own calls: a User-Agent, and for ollama.com the key from OLLAMA_API_KEY
+    // unless the configured headers carry one, so chat and the short calls are authorised alike.
+    const hasAuth = Object.keys(opts.headers ?? {}).some(k => k.toLowerCase() === 'authorization');
+    const key = !hasAuth && new URL(this.host).hostname === 'ollama.com' && this.host.startsWith('https:') ? process.env.OLLAMA_API_KEY : undefined;
+    this.headers = {
+      'User-Agent': `ai2ai (${process.arch} ${process.platform} Node.js/${process.version})`,
+      ...opts.headers,
+      ...(key && { Authorization: `Bearer ${key}` }),
+      'Content-Type': 'application/json',
+      Accept: 'application/x-ndjson, application/json',
+    };
   }
 
   /**

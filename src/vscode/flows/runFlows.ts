@@ -83,7 +83,16 @@ export class RunFlows implements vscode.Disposable {
           progress.report({ message: 'starting…' });
           this.manual.add(task.id);
           let run: Run;
-          const reply = bufferedAppend(out);
+          // A timer may flush after the channel is gone (the window closing during a run): nothing to show then.
+          const reply = bufferedAppend({
+            append: text => {
+              try {
+                out.append(text);
+              } catch {
+                // the output channel was disposed
+              }
+            },
+          });
           try {
             run = await start({
               onEvent: e => {
@@ -94,8 +103,8 @@ export class RunFlows implements vscode.Disposable {
               onWait: why => progress.report({ message: why }),
             });
           } finally {
-            reply.flush();
             this.manual.delete(task.id);
+            reply.flush();
           }
           out.appendLine(`\n# ${run.outcome}${run.reason ? `: ${run.reason}` : ''} (${run.steps} steps, ${run.promptTokens + run.completionTokens} tokens)`);
           this.notify(run, task, agent, out);

@@ -1,4 +1,5 @@
 import * as assert from 'node:assert/strict';
+import { getEventListeners } from 'node:events';
 import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { readLines, readText, request } from '../../../src/core/providers/http';
@@ -79,6 +80,50 @@ describe('streamed responses read line by line (readLines)', () => {
         if (l === 'two') stop();
       });
       assert.deepEqual(seen, ['one', 'two']);
+    } finally {
+      await s.close();
+    }
+  });
+
+  it('after stop(), a body that never ends is closed after a short grace, and the listener on the caller\'s signal goes with it', async function () {
+    this.timeout(10_000);
+    let closed!: () => void;
+    const gone = new Promise<void>(r => (closed = r));
+    const s = await serve((_req, res) => {
+      res.writeHead(200);
+      res.write('{"done":true}\n');
+      res.on('close', () => closed());
+      // and then nothing, without ending the body
+    });
+    try {
+      const signal = new AbortController().signal;
+      const listeners = () => getEventListeners(signal, 'abort').length;
+      const res = await request(s.url, { signals: [signal] });
+      await readLines(res, (_l, stop) => stop());
+      assert.equal(listeners(), 1, 'the request is still open right after stop()');
+      const t0 = performance.now();
+      await gone;
+      assert.ok(performance.now() - t0 < 5000);
+      await tick(20);
+      assert.equal(listeners(), 0, 'the abort listener was removed with the request');
+    } finally {
+      await s.close();
+    }
+  });
+
+  it('a line without an end beyond the cap is refused instead of held in memory', async function () {
+    this.timeout(20_000);
+    const { MAX_LINE_BYTES } = await import('../../../src/core/providers/http');
+    const s = await serve(async (_req, res) => {
+      res.writeHead(200);
+      const block = Buffer.alloc(1 << 20, 'a');
+      for (let sent = 0; sent <= MAX_LINE_BYTES && !res.destroyed; sent += block.length) {
+        if (!res.write(block)) await new Promise(r => res.once('drain', r));
+      }
+      res.end();
+    });
+    try {
+      await assert.rejects(readLines(await request(s.url), () => assert.fail('no line should come')), { name: 'InvalidResponseError', message: /longer than 16 MB/ });
     } finally {
       await s.close();
     }

@@ -67,7 +67,10 @@ describe('OllamaProvider against the fake Ollama', () => {
     messages[3].content = '[condensed]';
     messages.push(user('next'));
     await p.chat({ model: 'gemma3:1b', messages, options: {}, keepAlive: '5m' }, never());
-    const [first, second] = fake.requestsTo('/api/chat').map(r => r.body);
+    const recorded = fake.requestsTo('/api/chat');
+    assert.match(String(recorded[0].headers['user-agent']), /^ai2ai \(/);
+    assert.equal(recorded[0].headers['content-type'], 'application/json');
+    const [first, second] = recorded.map(r => r.body);
     assert.deepEqual(first.messages, [
       { role: 'system', content: 'You are "careful".\n' },
       { role: 'user', content: 'write it' },
