@@ -179,10 +179,31 @@ export function newerJournal(file: string, lineNo: number, format: number, verif
   const what = verified
     ? `line ${lineNo} of its journal "${file}" was written by a newer AI2AI (journal format ${format}; this version reads format ${JOURNAL_FORMAT})`
     : `line ${lineNo} of its journal "${file}" names journal format ${format}, which this version does not know (written by a newer AI2AI, or damaged)`;
-  const start = phase === 'open' ? 'AI2AI could not open its database' : 'AI2AI stopped saving changes in this window';
   return new AppError(
     'storage_newer_schema',
-    `${start}: ${what}. Update AI2AI or reload this window. Every file was left untouched; nothing was skipped or overwritten.`,
+    `${START[phase]}: ${what}. Update AI2AI or reload this window. Every file was left untouched; nothing was skipped or overwritten.`,
     { file, line: lineNo, format, verified },
+  );
+}
+
+const START = { open: 'AI2AI could not open its database', running: 'AI2AI stopped saving changes in this window' } as const;
+
+/** A journal line that cannot be applied as it is (damaged, a gap, a repeat, a removed change): said, never skipped. */
+export function damagedJournalLine(file: string, dir: string, lineNo: number, why: string, phase: 'open' | 'running'): AppError {
+  return new AppError(
+    'storage_corrupt',
+    `${START[phase]}: line ${lineNo} of its journal "${file}" ${why}. Every file was left untouched and nothing was skipped. ` +
+      `To go on: close the other VS Code windows, keep a copy of the folder "${dir}", then remove line ${lineNo} from the journal (its change is lost) and reload; or restore the folder from a backup.`,
+    { file, line: lineNo },
+  );
+}
+
+/** A journal written by an older AI2AI in another window, which cannot read this version's lines. */
+export function olderJournal(file: string, lineNo: number, phase: 'open' | 'running'): AppError {
+  return new AppError(
+    'storage_corrupt',
+    `${START[phase]}: ${lineNo === 1 ? 'the journal' : `line ${lineNo} of the journal`} "${file}" was written by an older AI2AI in another VS Code window, which cannot read this version's changes and may drop them. ` +
+      'Update AI2AI in every window and reload them. Every file was left untouched.',
+    { file, line: lineNo },
   );
 }

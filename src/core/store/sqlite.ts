@@ -28,7 +28,7 @@ import { nullLogger, type Logger } from '../ports';
 import { LATEST_SCHEMA_VERSION, MIGRATIONS, type Migration } from './migrations';
 import type { ChangeRecord, ReadApi, Row, SqlValue, Store, StoreChange, StoreDiagnosis, StoreOptions, WriteApi } from './types';
 import { FileLock } from './lock';
-import { completeLines, decodeEntry, encodeEntry, encodeHeader, newerJournal, openJournal, parseLine, type OpenJournal, type Stmt } from './journal';
+import { completeLines, decodeEntry, encodeEntry, encodeHeader, damagedJournalLine, newerJournal, olderJournal, openJournal, parseLine, type OpenJournal, type Stmt } from './journal';
 import { StatementCache } from './statements';
 import { watchFile } from './watch';
 import { configure, corrupt, loadSqlJs, newerSchema, openSnapshot, removeStaleTemps, writeFileAtomic } from './snapshot';
@@ -591,23 +591,11 @@ class SqliteStore implements Store {
   }
 
   private journalError(lineNo: number, why: string): AppError {
-    const start = this.opened ? 'AI2AI stopped saving changes in this window' : 'AI2AI could not open its database';
-    return new AppError(
-      'storage_corrupt',
-      `${start}: line ${lineNo} of its journal "${this.journalPath}" ${why}. Every file was left untouched and nothing was skipped. ` +
-        `To go on: close the other VS Code windows, keep a copy of the folder "${this.opts.dir}", then remove line ${lineNo} from the journal (its change is lost) and reload; or restore the folder from a backup.`,
-      { file: this.journalPath, line: lineNo },
-    );
+    return damagedJournalLine(this.journalPath, this.opts.dir, lineNo, why, this.opened ? 'running' : 'open');
   }
 
   private olderWindow(lineNo: number): AppError {
-    const start = this.opened ? 'AI2AI stopped saving changes in this window' : 'AI2AI could not open its database';
-    return new AppError(
-      'storage_corrupt',
-      `${start}: ${lineNo === 1 ? 'the journal' : `line ${lineNo} of the journal`} "${this.journalPath}" was written by an older AI2AI in another VS Code window, which cannot read this version's changes and may drop them. ` +
-        'Update AI2AI in every window and reload them. Every file was left untouched.',
-      { file: this.journalPath, line: lineNo },
-    );
+    return olderJournal(this.journalPath, lineNo, this.opened ? 'running' : 'open');
   }
 
   private reloadSnapshot(base: number): void {
