@@ -114,14 +114,11 @@ export class RunFlows implements vscode.Disposable {
     );
   }
 
-  private show(e: LoopEvent, out: vscode.OutputChannel, progress: vscode.Progress<{ message?: string }>): void {
+  private show(e: Exclude<LoopEvent, { type: 'delta' }>, out: vscode.OutputChannel, progress: vscode.Progress<{ message?: string }>): void {
     switch (e.type) {
       case 'model':
         out.append(`\n--- step ${e.step}: model ---\n`);
         progress.report({ message: `step ${e.step}: thinking…` });
-        break;
-      case 'delta':
-        out.append(e.text);
         break;
       case 'action':
         progress.report({ message: `step ${e.step}: ${e.call.name} ${String(e.call.args.path ?? e.call.args.command ?? '')}`.trim() });
