@@ -92,6 +92,13 @@ describe('tools: files', () => {
       assert.equal(fs.readFileSync(path.join(f.dir, 'lib/deep/x.js'), 'utf8'), 'a\nb\n');
       assert.match((await f.run('write_file', { path: 'lib/deep/x.js', content: 'c' })).output, /^Overwrote/);
     });
+    it('an overwrite leaves exactly the new content, shorter, longer or empty', async () => {
+      const file = path.join(f.dir, 'o.txt');
+      for (const content of ['a long first line\nand a second\n', 'short\n', 'longer than short, again\n', '', 'x']) {
+        assert.ok((await f.run('write_file', { path: 'o.txt', content })).ok);
+        assert.equal(fs.readFileSync(file, 'utf8'), content);
+      }
+    });
     it('refuses writes outside the folder, to a folder, and oversized content', async () => {
       const r = await f.run('write_file', { path: '../../shared/spec.md', content: 'x' });
       assert.ok(!r.ok);
@@ -126,6 +133,10 @@ describe('tools: files', () => {
       const r = await f.run('replace_in_file', { path: 'src/a.js', search: '  return a + b;', replace: '  return "$&" + a;' });
       assert.equal(r.output, 'Replaced 1 occurrence in src/a.js (line 2).');
       assert.equal(fs.readFileSync(path.join(f.dir, 'src/a.js'), 'utf8'), 'function add(a, b) {\n  return "$&" + a;\n}\n');
+    });
+    it('a replacement shorter than the text leaves the file that much shorter', async () => {
+      assert.ok((await f.run('replace_in_file', { path: 'src/a.js', search: '  return a + b;\n', replace: '' })).ok);
+      assert.equal(fs.readFileSync(path.join(f.dir, 'src/a.js'), 'utf8'), 'function add(a, b) {\n}\n');
     });
     it('missing search text: names the closest line and that only whitespace differs', async () => {
       const r = await f.run('replace_in_file', { path: 'src/a.js', search: 'return a+b;', replace: 'x' });
