@@ -79,10 +79,20 @@ export class PathSandbox {
   /** How the agent's folder is named to the model, e.g. `agents/alice/`. */
   readonly writeRootLabel: string;
 
+  /**
+   * The roots that existed when this sandbox was made, with the identity of the folder their real path
+   * named then: a path found plain below one of them, whose root still is that folder, is its own real path.
+   */
+  private readonly known: ReadonlyArray<{ path: string; dev: number; ino: number }>;
+
   constructor(options: PathSandboxOptions) {
     this.platform = options.platform ?? process.platform;
     this.writeRoot = realOrLexical(options.writeRoot);
     this.workspaceRoots = options.workspaceRoots.map(realOrLexical);
+    this.known = [this.writeRoot, ...this.workspaceRoots].flatMap(r => {
+      const st = fs.lstatSync(r, { throwIfNoEntry: false });
+      return st?.isDirectory() ? [{ path: r, dev: st.dev, ino: st.ino }] : [];
+    });
     this.caseInsensitive = options.caseInsensitive ?? detectCaseInsensitive(this.writeRoot, this.platform);
     const home = this.workspaceRoots.find(r => this.inside(this.writeRoot, r));
     const rel = home ? path.relative(home, this.writeRoot).split(path.sep).join('/') : '';
@@ -184,34 +194,60 @@ export class PathSandbox {
     return q;
   }
 
-  /** Real path of the longest existing prefix of `abs`, plus the rest. Refuses dangling symlinks. */
-  private realPrefix(abs: string, p: string, mode: AccessMode): string {
+  /**
+   * Real path of the longest existing prefix of `abs`, plus the rest. Refuses dangling symlinks. `leaf` is
+   * the lstat of `abs` itself when it exists.
+   */
+  private realPrefix(abs: string, p: string, mode: AccessMode): { real: string; leaf?: fs.Stats } {
     const rest: string[] = [];
     let cur = abs;
     for (;;) {
-      let exists = true;
+      let st: fs.Stats | undefined;
       try {
         // a missing name answers undefined, not an exception: a new file's path is the common case
-        exists = fs.lstatSync(cur, { throwIfNoEntry: false }) !== undefined;
+        st = fs.lstatSync(cur, { throwIfNoEntry: false });
       } catch (e) {
         const code = (e as NodeJS.ErrnoException).code;
         if (code !== 'ENOENT' && code !== 'ENOTDIR') this.refuse(p, `it cannot be checked (${code ?? 'error'})`, mode);
-        exists = false;
       }
-      if (exists) {
+      if (st) {
         let real: string;
-        try {
-          real = fs.realpathSync.native(cur);
-        } catch {
-          this.refuse(p, 'it goes through a symbolic link whose target is missing or loops', mode);
+        if (!st.isSymbolicLink() && this.plainBelowKnownRoot(cur)) real = cur;
+        else {
+          try {
+            real = fs.realpathSync.native(cur);
+          } catch {
+            this.refuse(p, 'it goes through a symbolic link whose target is missing or loops', mode);
+          }
         }
-        return rest.length ? path.join(real, ...rest.reverse()) : real;
+        return { real: rest.length ? path.join(real, ...rest.reverse()) : real, leaf: rest.length ? undefined : st };
       }
       const parent = path.dirname(cur);
-      if (parent === cur) return abs;
+      if (parent === cur) return { real: abs };
       rest.push(path.basename(cur));
       cur = parent;
     }
+  }
+
+  /**
+   * Is `p` (absolute, normalised, and not itself a symlink) its own real path, because it lies below one of
+   * the known roots, every folder between is a folder and no symlink, and the root still is the folder it
+   * was (an ancestor swapped for a symlink would make the root's path name another folder)? One lstat per
+   * folder below the root and one for the root, instead of realpath's readlink of every name from `/`.
+   * Case-insensitive file systems always take realpath, which also settles the case of each name.
+   */
+  private plainBelowKnownRoot(p: string): boolean {
+    if (this.caseInsensitive) return false;
+    const root = this.known.find(r => p === r.path || p.startsWith(r.path.endsWith(path.sep) ? r.path : r.path + path.sep));
+    if (!root) return false;
+    for (let d = path.dirname(p); ; d = path.dirname(d)) {
+      if (d.length < root.path.length) break; // p is the root itself: checked below
+      const st = fs.lstatSync(d, { throwIfNoEntry: false });
+      if (!st?.isDirectory()) return false;
+      if (d === root.path) return st.dev === root.dev && st.ino === root.ino;
+    }
+    const st = fs.lstatSync(root.path, { throwIfNoEntry: false });
+    return st?.isDirectory() === true && st.dev === root.dev && st.ino === root.ino;
   }
 
   /**
@@ -240,7 +276,7 @@ export class PathSandbox {
 
   /** The checks on the real path of an absolute, syntax-checked `lexical` path (`p` is what the model wrote). */
   private resolveLexical(lexical: string, p: string, mode: AccessMode, allowRoot = false): string {
-    const real = this.realPrefix(lexical, p, mode);
+    const { real, leaf } = this.realPrefix(lexical, p, mode);
 
     const roots = mode === 'write' ? [this.writeRoot] : [this.writeRoot, ...this.workspaceRoots];
     const root = roots.find(r => this.inside(real, r));
@@ -255,9 +291,10 @@ export class PathSandbox {
     const segments = path.relative(root, real).split(path.sep);
     if (segments.some(s => s.toLowerCase() === '.git')) this.refuse(p, 'files inside .git are off limits', mode);
 
-    if (mode === 'write') {
+    if (mode === 'write' && leaf) {
       try {
-        const st = fs.statSync(real, { throwIfNoEntry: false });
+        // the leaf's own lstat is its stat unless it is a symlink (then the file it names is checked)
+        const st = leaf.isSymbolicLink() ? fs.statSync(real, { throwIfNoEntry: false }) : leaf;
         if (st?.isFile() && st.nlink > 1) this.refuse(p, 'the file has several hard links, so writing it would change a file elsewhere too', mode);
       } catch (e) {
         if (AppError.is(e)) throw e;

@@ -220,6 +220,62 @@ describe('PathSandbox', () => {
     assert.match(refused(() => win.resolveWrite('C:x.txt')), /drive-relative/);
   });
 
+  describe('folders swapped after the sandbox was made (a plain path below a root skips realpath)', () => {
+    // Each test builds its own tree: <base>/ws/agents/bob is the agent's folder, <base>/elsewhere is outside.
+    let base: string;
+    let bob: string;
+    let elsewhere: string;
+    let own: PathSandbox;
+    beforeEach(() => {
+      base = fs.realpathSync(fs.mkdtempSync(path.join(os.tmpdir(), 'ai2ai-sb-swap-')));
+      bob = path.join(base, 'ws', 'agents', 'bob');
+      elsewhere = path.join(base, 'elsewhere');
+      fs.mkdirSync(path.join(bob, 'src'), { recursive: true });
+      fs.mkdirSync(path.join(elsewhere, 'bob', 'src'), { recursive: true });
+      fs.writeFileSync(path.join(elsewhere, 'bob', 'src', 'a.js'), 'outside');
+      own = new PathSandbox({ workspaceRoots: [path.join(base, 'ws')], writeRoot: bob, caseInsensitive: false });
+      // the plain case, before any swap: the lexical path is the real one
+      assert.equal(own.resolveWrite('src/a.js'), path.join(bob, 'src', 'a.js'));
+    });
+    afterEach(() => fs.rmSync(base, { recursive: true, force: true }));
+
+    it('an ancestor of the agent\'s folder swapped for a symlink out: writes and reads are refused', () => {
+      fs.renameSync(path.join(base, 'ws', 'agents'), path.join(base, 'ws', 'agents-old'));
+      fs.symlinkSync(elsewhere, path.join(base, 'ws', 'agents'));
+      for (const p of ['src/a.js', 'src/new.js', 'new.js']) {
+        refused(() => own.resolveWrite(p));
+      }
+      refused(() => own.resolveRead('src/a.js'));
+    });
+    it('the agent\'s folder itself swapped for a symlink out: refused', () => {
+      fs.renameSync(bob, `${bob}-old`);
+      fs.symlinkSync(path.join(elsewhere, 'bob'), bob);
+      refused(() => own.resolveWrite('src/new.js'));
+      refused(() => own.resolveWrite('src/a.js'));
+    });
+    it('a folder below swapped for a symlink out: refused; for a symlink that stays inside: its real path', () => {
+      fs.rmSync(path.join(bob, 'src'), { recursive: true });
+      fs.symlinkSync(path.join(elsewhere, 'bob', 'src'), path.join(bob, 'src'));
+      refused(() => own.resolveWrite('src/new.js'));
+      fs.unlinkSync(path.join(bob, 'src'));
+      fs.mkdirSync(path.join(bob, 'lib'));
+      fs.symlinkSync(path.join(bob, 'lib'), path.join(bob, 'src'));
+      assert.equal(own.resolveWrite('src/new.js'), path.join(bob, 'lib', 'new.js'));
+    });
+    it('the agent\'s folder deleted and made again: still accepted (realpath decides)', () => {
+      fs.rmSync(bob, { recursive: true });
+      fs.mkdirSync(path.join(bob, 'src'), { recursive: true });
+      assert.equal(own.resolveWrite('src/a.js'), path.join(bob, 'src', 'a.js'));
+    });
+    it('a hard-linked file is refused, a file made plain again accepted', () => {
+      fs.writeFileSync(path.join(bob, 'src', 'h.js'), 'h');
+      fs.linkSync(path.join(bob, 'src', 'h.js'), path.join(elsewhere, 'h.js'));
+      assert.match(refused(() => own.resolveWrite('src/h.js')), /several hard links/);
+      fs.unlinkSync(path.join(elsewhere, 'h.js'));
+      assert.equal(own.resolveWrite('src/h.js'), path.join(bob, 'src', 'h.js'));
+    });
+  });
+
   it('the error names the path and carries the facts for the log', () => {
     try {
       sb.resolveWrite('../x.txt');
