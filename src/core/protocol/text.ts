@@ -66,7 +66,6 @@ function scanForAction(text: string, from: number, tools: readonly ToolSpec[]): 
   re.lastIndex = from;
   let unknown: string | undefined;
   let paramOutside: string | undefined;
-  const paramNames = new Set(tools.flatMap(t => Object.keys(t.input.shape)));
   for (let m = re.exec(text); m; m = re.exec(text)) {
     const [whole, slash, name, attrs, selfSlash] = m as unknown as [string, string, string, string, string];
     if (slash) continue;
@@ -84,7 +83,7 @@ function scanForAction(text: string, from: number, tools: readonly ToolSpec[]): 
     }
     // Remember the first tag that looks like an attempted action (it has a matching close), for the error.
     if (!unknown && !paramOutside && text.indexOf(`</${name}>`, m.index + whole.length) >= 0) {
-      if (paramNames.has(name)) paramOutside = name;
+      if (tools.some(t => Object.hasOwn(t.input.shape, name))) paramOutside = name;
       else unknown = name;
     }
   }
@@ -303,6 +302,12 @@ export type StreamStatus = { complete: false } | { complete: true; outcome: Pars
  * the caller can stop generation early. `finish()` parses everything pushed and equals
  * `parseTextReply(allText)`; when the caller stopped early, that is the same call `push` reported.
  */
+/**
+ * The closing-tag pattern per tool set (a parser is made per model call, the tool set rarely changes). One
+ * RegExp serves every parser of that set: `push` sets its lastIndex and uses it without yielding.
+ */
+const TRIGGERS = new Map<string, RegExp>();
+
 export class TextProtocolStreamParser {
   private chunks: string[] = [];
   private tail = '';
@@ -317,7 +322,12 @@ export class TextProtocolStreamParser {
     private readonly options: { startsInThinking?: boolean } = {},
   ) {
     const names = tools.map(t => t.name).filter(isToolName).join('|');
-    this.trigger = new RegExp(`</(?:${names})\\s*>|<(?:${names})\\s*/>`, 'g');
+    let trigger = TRIGGERS.get(names);
+    if (!trigger) {
+      if (TRIGGERS.size > 32) TRIGGERS.clear();
+      TRIGGERS.set(names, (trigger = new RegExp(`</(?:${names})\\s*>|<(?:${names})\\s*/>`, 'g')));
+    }
+    this.trigger = trigger;
     this.tailSize = Math.max(...tools.map(t => t.name.length), 4) + 8;
   }
 

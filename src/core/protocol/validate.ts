@@ -19,9 +19,16 @@ function coreType(schema: z.ZodType): string {
   return 'unknown';
 }
 
-/** May the parameter be left out? (optional, or has a default) */
+const optional = new WeakMap<z.ZodType, boolean>();
+
+/**
+ * May the parameter be left out? (optional, or has a default) Asked of every parameter of every call, and a
+ * failed parse builds zod's error: the answer is kept per schema, which never changes.
+ */
 function isOptional(schema: z.ZodType): boolean {
-  return schema.safeParse(undefined).success;
+  let known = optional.get(schema);
+  if (known === undefined) optional.set(schema, (known = schema.safeParse(undefined).success));
+  return known;
 }
 
 /**
@@ -70,14 +77,15 @@ export function validateCall(
   if (!spec || !isToolName(name)) return unknownToolError(name, tools);
   const shape = spec.input.shape as Record<string, z.ZodType>;
   const params = Object.keys(shape);
-  const example = exampleOf ? ` Example:\n${exampleOf(spec)}` : '';
+  // only an error shows it
+  const example = () => (exampleOf ? ` Example:\n${exampleOf(spec)}` : '');
 
   const unknown = Object.keys(rawArgs).filter(k => !(k in shape));
   if (unknown.length) {
     return {
       ok: false,
       kind: 'invalid_param',
-      error: `${name} has no parameter ${unknown.map(u => `"${u}"`).join(', ')}. Its parameters are: ${params.join(', ') || '(none)'}.${example}`,
+      error: `${name} has no parameter ${unknown.map(u => `"${u}"`).join(', ')}. Its parameters are: ${params.join(', ') || '(none)'}.${example()}`,
     };
   }
   const missing = params.filter(k => !isOptional(shape[k]!) && (rawArgs[k] === undefined || rawArgs[k] === null));
@@ -85,7 +93,7 @@ export function validateCall(
     return {
       ok: false,
       kind: 'missing_param',
-      error: `${name} needs the parameter${missing.length > 1 ? 's' : ''} ${missing.map(m => `"${m}"`).join(', ')}, which ${missing.length > 1 ? 'are' : 'is'} missing.${example}`,
+      error: `${name} needs the parameter${missing.length > 1 ? 's' : ''} ${missing.map(m => `"${m}"`).join(', ')}, which ${missing.length > 1 ? 'are' : 'is'} missing.${example()}`,
     };
   }
   const args: Record<string, unknown> = {};
@@ -94,7 +102,7 @@ export function validateCall(
   if (!parsed.success) {
     const issue = parsed.error.issues[0]!;
     const where = issue.path.length ? `"${issue.path.join('.')}"` : 'the arguments';
-    return { ok: false, kind: 'invalid_param', error: `Invalid value for ${where} of ${name}: ${issue.message}.${example}` };
+    return { ok: false, kind: 'invalid_param', error: `Invalid value for ${where} of ${name}: ${issue.message}.${example()}` };
   }
   const call = { name, args: parsed.data as Record<string, unknown>, ...(id !== undefined ? { id } : {}) };
   return { ok: true, call };
