@@ -159,6 +159,13 @@ export async function runAgentLoop(input: LoopInput, signal: AbortSignal, onEven
   budgetTimer?.unref?.();
   const runSignal = AbortSignal.any([signal, budget.signal]);
   const ctx: ToolContext = { ...input.toolContext, signal: runSignal };
+  // Stops a model that keeps talking after its action (text protocol): one controller serves every model
+  // call of the run until it is used (a controller and a listener per call cost more than the rest of a
+  // turn's bookkeeping), and the run's signal stops it too.
+  const stopper = { controller: new AbortController() };
+  const forward = () => stopper.controller.abort(runSignal.reason);
+  if (runSignal.aborted) forward();
+  else runSignal.addEventListener('abort', forward, { once: true });
   const overBudget = () => !signal.aborted && (budget.signal.aborted || now() - started >= b.maxWallMs);
   const budgetEnd = () =>
     end('failed', `Stopped after ${formatDuration(b.maxWallMs)} (the time budget) without completing. Raise the time budget or split the task.`, 'time_budget');
@@ -183,7 +190,7 @@ export async function runAgentLoop(input: LoopInput, signal: AbortSignal, onEven
       let reply: ChatResult;
       let streamParsed: ParseOutcome | undefined;
       try {
-        ({ reply, parsed: streamParsed } = await callWithRetry(input, messages, protocol, b, runSignal, sleep, onEvent));
+        ({ reply, parsed: streamParsed } = await callWithRetry(input, messages, protocol, b, runSignal, stopper, sleep, onEvent));
       } catch (e) {
         if (ProviderError.isProviderError(e, 'tools_unsupported') && protocol === 'native') {
           onEvent({ type: 'protocol', from: 'native', to: 'text', reason: e.message });
@@ -282,6 +289,7 @@ export async function runAgentLoop(input: LoopInput, signal: AbortSignal, onEven
     return end('error', `Unexpected error: ${errorMessage(e)}`, 'internal');
   } finally {
     clearTimeout(budgetTimer);
+    runSignal.removeEventListener('abort', forward);
   }
 }
 
@@ -304,6 +312,7 @@ async function callWithRetry(
   protocol: WireProtocol,
   b: LoopBudgets,
   signal: AbortSignal,
+  stopper: { controller: AbortController },
   sleep: NonNullable<LoopInput['sleep']>,
   onEvent: (e: LoopEvent) => void,
 ): Promise<{ reply: ChatResult; parsed?: ParseOutcome }> {
@@ -313,18 +322,12 @@ async function callWithRetry(
     // Text protocol: parse while streaming, and once one whole action has arrived, stop a model that keeps
     // talking (small models go on to invent the tool's result: wasted time, and misleading). A model that
     // stops by itself right after its action is left to finish, so its final chunk brings the real token
-    // counts that silent truncation is detected by.
+    // counts that silent truncation is detected by. The run's stopper is used up by a stop: a fresh one then.
+    if (stopper.controller.signal.aborted && !signal.aborted) stopper.controller = new AbortController();
     const early =
       protocol === 'text'
-        ? { controller: new AbortController(), parser: new TextProtocolStreamParser(specs), started: performance.now(), completeAt: -1, seen: 0 }
+        ? { controller: stopper.controller, parser: new TextProtocolStreamParser(specs), started: performance.now(), completeAt: -1, seen: 0 }
         : undefined;
-    // The run's signal also stops the early controller: a listener for the call, not AbortSignal.any,
-    // whose signals the run's signal keeps track of (a WeakRef each) for every turn of a long run.
-    const forward = early ? () => early.controller.abort(signal.reason) : undefined;
-    if (forward) {
-      if (signal.aborted) forward();
-      else signal.addEventListener('abort', forward, { once: true });
-    }
     try {
       const reply = await input.provider.chat(
         {
@@ -357,8 +360,6 @@ async function callWithRetry(
         throw new ProviderError(e.kind, `${e.message} Gave up after ${attempt} attempts.`, { status: e.status, serverMessage: e.serverMessage, retryable: false, cause: e });
       }
       onEvent({ type: 'retry', attempt, of: b.maxRetries, reason: e.message, delayMs });
-    } finally {
-      if (forward) signal.removeEventListener('abort', forward);
     }
     await sleep(delayMs, signal);
   }

@@ -15,8 +15,8 @@ import type { ChatDelta } from './types';
 
 export type FetchLike = (input: string | URL, init?: RequestInit) => Promise<Response>;
 
-function abortError(signal: AbortSignal): Error {
-  const r: unknown = signal.reason;
+function abortError(signal?: AbortSignal): Error {
+  const r: unknown = signal?.reason;
   if (r instanceof Error) return r;
   const e = new Error('This operation was aborted');
   e.name = 'AbortError';
@@ -48,6 +48,8 @@ export interface RequestOptions {
   body?: string | Buffer;
   /** Any of these aborting cancels the request at whatever stage it is (cheaper than AbortSignal.any per turn). */
   signals?: ReadonlyArray<AbortSignal | undefined>;
+  /** Firing cancels the request at whatever stage it is, like an aborted signal. */
+  watchdog?: Watchdog;
 }
 
 /**
@@ -66,10 +68,12 @@ export function request(input: string | URL, opts: RequestOptions = {}): Promise
       req.destroy(abortError(this));
     };
     for (const s of signals) s.addEventListener('abort', onAbort, { once: true });
+    const unwatch = opts.watchdog?.watch(() => req.destroy(abortError()));
     // 'close' on the request fires once the whole response was received or the socket died:
     // after that an abort has nothing left to cancel.
     req.on('close', () => {
       for (const s of signals) s.removeEventListener('abort', onAbort);
+      unwatch?.();
     });
     req.on('error', reject);
     req.end(opts.body);
@@ -224,17 +228,34 @@ function toWebStream(res: http.IncomingMessage): ReadableStream<Uint8Array> {
  * resulting abort is reported as a timeout rather than a cancel.
  */
 export class Watchdog {
-  readonly controller = new AbortController();
   fired?: { what: 'first token' | 'next token' | 'reply'; ms: number };
   private timer?: ReturnType<typeof setTimeout>;
   private started = false;
+  private controller?: AbortController;
+  /** What to stop when it fires: `request` sets it for its request (cheaper than a signal per model call). */
+  private onFire?: () => void;
 
   constructor(firstMs: number, private readonly idleMs: number, firstWhat: 'first token' | 'reply' = 'first token') {
     this.arm(firstMs, firstWhat);
   }
 
+  /** Aborted when it fires; made on first use (a request given the watchdog itself needs none). */
   get signal(): AbortSignal {
+    this.controller ??= new AbortController();
+    if (this.fired) this.controller.abort();
     return this.controller.signal;
+  }
+
+  /** `stop` runs when it fires (at once when it already has); returns a function that forgets it. */
+  watch(stop: () => void): () => void {
+    if (this.fired) {
+      stop();
+      return () => {};
+    }
+    this.onFire = stop;
+    return () => {
+      if (this.onFire === stop) this.onFire = undefined;
+    };
   }
 
   /**
@@ -267,7 +288,8 @@ export class Watchdog {
       // a piece came meanwhile: wait out the rest of the window after it (1 ms of slack for the timer's rounding)
       if (left > 1) return this.arm(left, what, window);
       this.fired = { what, ms: window };
-      this.controller.abort();
+      this.onFire?.();
+      this.controller?.abort();
     }, ms);
     // a pending watchdog must not keep the process (or a test run) alive
     this.timer.unref?.();

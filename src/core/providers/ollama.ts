@@ -154,7 +154,7 @@ export class OllamaProvider implements LlmProvider {
     let callbackError: { e: unknown } | undefined;
     let res: IncomingMessage | undefined;
     try {
-      res = await request(this.chatUrl, { method: 'POST', headers: this.headers, body, signals: [signal, wd.signal] });
+      res = await request(this.chatUrl, { method: 'POST', headers: this.headers, body, signals: [signal], watchdog: wd });
       if ((res.statusCode ?? 500) >= 300) throw await statusError(res);
       await readLines(
         res,

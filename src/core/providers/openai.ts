@@ -143,7 +143,7 @@ export class OpenAiProvider implements LlmProvider {
     let res: IncomingMessage | undefined;
     let complete = false;
     try {
-      res = await request(`${this.baseUrl}/chat/completions`, { method: 'POST', headers: await this.headers(), body: JSON.stringify(body), signals: [signal, wd.signal] });
+      res = await request(`${this.baseUrl}/chat/completions`, { method: 'POST', headers: await this.headers(), body: JSON.stringify(body), signals: [signal], watchdog: wd });
       if ((res.statusCode ?? 500) >= 300) throw openAiError(res.statusCode ?? 500, await readText(res).catch(() => ''), res.statusMessage ?? '');
       const parser = new SseParser();
       const handle = (payload: string) => {

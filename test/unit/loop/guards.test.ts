@@ -174,6 +174,24 @@ describe('agent loop guards and provider errors', function () {
     await fake.waitFor(() => fake.counters.aborted === 1 && fake.counters.active === 0, 5000, 'the server to stop generating');
   });
 
+  it('a model stopped early on two turns in a row is still heard on the next; a cancel later still cancels', async () => {
+    const ramble = (i: number) => ({ content: `${write(i).content!}\n${'and then I would '.repeat(300)}`, pieceDelayMs: 5 });
+    const { r } = await run('gemma3:1b', [ramble(1), ramble(2), write(3), asText({ tool: 'complete', args: { result: 'three files' } })]);
+    assert.equal(r.outcome, 'completed', r.reason);
+    assert.deepEqual(['f1.txt', 'f2.txt', 'f3.txt'].map(f => fs.readFileSync(path.join(dir, f), 'utf8')), ['1', '2', '3']);
+    await fake.waitFor(() => fake.counters.aborted === 2 && fake.counters.active === 0, 5000, 'the server to stop both rambles');
+
+    // after an early stop, the user's cancel reaches the next model call
+    fake.script('gemma3:1b', ramble(4), { content: 'never', stallAfter: 0 });
+    const ctl = new AbortController();
+    const cancelled = runAgentLoop(input('gemma3:1b'), ctl.signal, e => {
+      if (e.type === 'model' && e.step === 2) setTimeout(() => ctl.abort(), 100);
+    });
+    const c = await cancelled;
+    assert.equal(c.outcome, 'cancelled');
+    await fake.waitFor(() => fake.counters.active === 0, 5000, 'the stalled call to be closed');
+  });
+
   it('the JSON-schema protocol: sends the schema as format, acts on the JSON reply', async () => {
     const { r } = await run('gemma3:1b', [{ json: { tool: 'write_file', args: { path: 'j.txt', content: 'json' } } }, { json: { tool: 'complete', args: { result: 'via json' } } }], {
       protocol: 'json',
