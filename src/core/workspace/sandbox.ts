@@ -79,20 +79,10 @@ export class PathSandbox {
   /** How the agent's folder is named to the model, e.g. `agents/alice/`. */
   readonly writeRootLabel: string;
 
-  /**
-   * The roots that existed when this sandbox was made, with the identity of the folder their real path
-   * named then: a path found plain below one of them, whose root still is that folder, is its own real path.
-   */
-  private readonly known: ReadonlyArray<{ path: string; dev: number; ino: number }>;
-
   constructor(options: PathSandboxOptions) {
     this.platform = options.platform ?? process.platform;
     this.writeRoot = realOrLexical(options.writeRoot);
     this.workspaceRoots = options.workspaceRoots.map(realOrLexical);
-    this.known = [this.writeRoot, ...this.workspaceRoots].flatMap(r => {
-      const st = fs.lstatSync(r, { throwIfNoEntry: false });
-      return st?.isDirectory() ? [{ path: r, dev: st.dev, ino: st.ino }] : [];
-    });
     this.caseInsensitive = options.caseInsensitive ?? detectCaseInsensitive(this.writeRoot, this.platform);
     const home = this.workspaceRoots.find(r => this.inside(this.writeRoot, r));
     const rel = home ? path.relative(home, this.writeRoot).split(path.sep).join('/') : '';
@@ -212,13 +202,10 @@ export class PathSandbox {
       }
       if (st) {
         let real: string;
-        if (!st.isSymbolicLink() && this.plainBelowKnownRoot(cur)) real = cur;
-        else {
-          try {
-            real = fs.realpathSync.native(cur);
-          } catch {
-            this.refuse(p, 'it goes through a symbolic link whose target is missing or loops', mode);
-          }
+        try {
+          real = fs.realpathSync.native(cur);
+        } catch {
+          this.refuse(p, 'it goes through a symbolic link whose target is missing or loops', mode);
         }
         return { real: rest.length ? path.join(real, ...rest.reverse()) : real, leaf: rest.length ? undefined : st };
       }
@@ -227,27 +214,6 @@ export class PathSandbox {
       rest.push(path.basename(cur));
       cur = parent;
     }
-  }
-
-  /**
-   * Is `p` (absolute, normalised, and not itself a symlink) its own real path, because it lies below one of
-   * the known roots, every folder between is a folder and no symlink, and the root still is the folder it
-   * was (an ancestor swapped for a symlink would make the root's path name another folder)? One lstat per
-   * folder below the root and one for the root, instead of realpath's readlink of every name from `/`.
-   * Case-insensitive file systems always take realpath, which also settles the case of each name.
-   */
-  private plainBelowKnownRoot(p: string): boolean {
-    if (this.caseInsensitive) return false;
-    const root = this.known.find(r => p === r.path || p.startsWith(r.path.endsWith(path.sep) ? r.path : r.path + path.sep));
-    if (!root) return false;
-    for (let d = path.dirname(p); ; d = path.dirname(d)) {
-      if (d.length < root.path.length) break; // p is the root itself: checked below
-      const st = fs.lstatSync(d, { throwIfNoEntry: false });
-      if (!st?.isDirectory()) return false;
-      if (d === root.path) return st.dev === root.dev && st.ino === root.ino;
-    }
-    const st = fs.lstatSync(root.path, { throwIfNoEntry: false });
-    return st?.isDirectory() === true && st.dev === root.dev && st.ino === root.ino;
   }
 
   /**

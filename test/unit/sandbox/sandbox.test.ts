@@ -220,7 +220,7 @@ describe('PathSandbox', () => {
     assert.match(refused(() => win.resolveWrite('C:x.txt')), /drive-relative/);
   });
 
-  describe('folders swapped after the sandbox was made (a plain path below a root skips realpath)', () => {
+  describe('folders swapped after the sandbox was made', () => {
     // Each test builds its own tree: <base>/ws/agents/bob is the agent's folder, <base>/elsewhere is outside.
     let base: string;
     let bob: string;
@@ -246,6 +246,14 @@ describe('PathSandbox', () => {
         refused(() => own.resolveWrite(p));
       }
       refused(() => own.resolveRead('src/a.js'));
+    });
+    it('the agent\'s folder itself moved into a .git folder and an ancestor linked there: refused', () => {
+      // the same folder (device and inode) as when the sandbox was made, now somewhere else
+      fs.mkdirSync(path.join(base, 'repo', '.git'), { recursive: true });
+      fs.renameSync(bob, path.join(base, 'repo', '.git', 'bob'));
+      fs.renameSync(path.join(base, 'ws', 'agents'), path.join(base, 'ws', 'agents-old'));
+      fs.symlinkSync(path.join(base, 'repo', '.git'), path.join(base, 'ws', 'agents'));
+      for (const p of ['post-checkout', 'src/a.js', 'src/new.js']) refused(() => own.resolveWrite(p));
     });
     it('the agent\'s folder itself swapped for a symlink out: refused', () => {
       fs.renameSync(bob, `${bob}-old`);
