@@ -297,17 +297,17 @@ function exampleFor(tools: readonly ToolSpec[]): string {
 export type StreamStatus = { complete: false } | { complete: true; outcome: ParseOutcome };
 
 /**
- * Incremental parser for a streamed reply. `push` is cheap (it only looks at the new chunk plus a short
- * tail for a closing tool tag) and reports `complete` as soon as a whole, valid action has arrived, so
- * the caller can stop generation early. `finish()` parses everything pushed and equals
- * `parseTextReply(allText)`; when the caller stopped early, that is the same call `push` reported.
- */
-/**
  * The closing-tag pattern per tool set (a parser is made per model call, the tool set rarely changes). One
  * RegExp serves every parser of that set: `push` sets its lastIndex and uses it without yielding.
  */
 const TRIGGERS = new Map<string, RegExp>();
 
+/**
+ * Incremental parser for a streamed reply. `push` is cheap (it only looks at the new chunk plus a short
+ * tail for a closing tool tag) and reports `complete` as soon as a whole, valid action has arrived, so
+ * the caller can stop generation early. `finish()` parses everything pushed and equals
+ * `parseTextReply(allText)`; when the caller stopped early, that is the same call `push` reported.
+ */
 export class TextProtocolStreamParser {
   private chunks: string[] = [];
   private tail = '';

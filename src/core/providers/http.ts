@@ -223,9 +223,10 @@ function toWebStream(res: http.IncomingMessage): ReadableStream<Uint8Array> {
 }
 
 /**
- * Two timers on one AbortController: until the first piece arrives `firstMs` applies (queue + load +
- * prompt eval), afterwards each piece re-arms `idleMs`. When one fires, `fired` says which, so the
- * resulting abort is reported as a timeout rather than a cancel.
+ * Two windows for one request: until the first piece arrives `firstMs` applies (queue + load + prompt
+ * eval), afterwards `idleMs` since the last piece. When one runs out, `fired` says which, so the abort that
+ * follows is reported as a timeout rather than a cancel. It stops the request it `watch`es (one at a time)
+ * and aborts its `signal`, for callers that read it.
  */
 export class Watchdog {
   fired?: { what: 'first token' | 'next token' | 'reply'; ms: number };
@@ -246,7 +247,7 @@ export class Watchdog {
     return this.controller.signal;
   }
 
-  /** `stop` runs when it fires (at once when it already has); returns a function that forgets it. */
+  /** `stop` runs when it fires (at once when it already has); returns a function that forgets it. One request at a time. */
   watch(stop: () => void): () => void {
     if (this.fired) {
       stop();

@@ -5,7 +5,7 @@
  */
 import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
-import { entryBelow, readDirBelow, readFileBelow } from '../workspace/safeFs';
+import { readDirBelow, readFileBelow, type DirEntry } from '../workspace/safeFs';
 
 export type TestFramework = 'npm' | 'node' | 'pytest' | 'go' | 'cargo' | 'explicit';
 
@@ -29,25 +29,16 @@ function readText(dir: string, name: string): string | undefined {
   }
 }
 
-function exists(dir: string, name: string): boolean {
+/** The folder's own entries (not following links), or none when it cannot be listed. */
+function listing(dir: string, sub = '.'): DirEntry[] {
   try {
-    return entryBelow(dir, path.join(dir, name)).kind === 'file';
+    return readDirBelow(dir, path.join(dir, sub));
   } catch {
-    return false;
+    return [];
   }
 }
 
-function hasPyTests(dir: string): boolean {
-  const isTestFile = (n: string) => /^test_.*\.py$|_test\.py$/.test(n);
-  const has = (sub: string) => {
-    try {
-      return readDirBelow(dir, path.join(dir, sub)).some(e => e.kind === 'file' && isTestFile(e.name));
-    } catch {
-      return false;
-    }
-  };
-  return has('.') || has('tests');
-}
+const isPyTestFile = (n: string) => /^test_.*\.py$|_test\.py$/.test(n);
 
 /**
  * Files `node --test` runs when given no paths (Node 20 and later): `*.test.js`, `*-test.js`, `*_test.js`,
@@ -56,17 +47,20 @@ function hasPyTests(dir: string): boolean {
 const NODE_TEST_FILE = /^(?:.+[.\-_]test|test-.+|test)\.[cm]?js$/;
 
 /** Whether `node --test` would find a test file here (a bounded walk: three levels, no node_modules or dot folders). */
-async function hasNodeTests(dir: string, depth = 0, inTestDir = false): Promise<boolean> {
-  let entries: import('node:fs').Dirent[];
-  try {
-    entries = await fs.readdir(dir, { withFileTypes: true });
-  } catch {
-    return false;
+async function hasNodeTests(dir: string, depth = 0, inTestDir = false, listed?: readonly DirEntry[]): Promise<boolean> {
+  let entries: ReadonlyArray<{ name: string; file: boolean; folder: boolean }>;
+  if (listed) entries = listed.map(e => ({ name: e.name, file: e.kind === 'file', folder: e.kind === 'dir' }));
+  else {
+    try {
+      entries = (await fs.readdir(dir, { withFileTypes: true })).map(e => ({ name: e.name, file: e.isFile(), folder: e.isDirectory() }));
+    } catch {
+      return false;
+    }
   }
-  for (const e of entries) if (e.isFile() && (NODE_TEST_FILE.test(e.name) || (inTestDir && /\.[cm]?js$/.test(e.name)))) return true;
+  for (const e of entries) if (e.file && (NODE_TEST_FILE.test(e.name) || (inTestDir && /\.[cm]?js$/.test(e.name)))) return true;
   if (depth >= 3) return false;
   for (const e of entries.slice(0, 200)) {
-    if (!e.isDirectory() || e.name === 'node_modules' || e.name.startsWith('.')) continue;
+    if (!e.folder || e.name === 'node_modules' || e.name.startsWith('.')) continue;
     if (await hasNodeTests(path.join(dir, e.name), depth + 1, inTestDir || e.name === 'test')) return true;
   }
   return false;
@@ -76,7 +70,12 @@ async function hasNodeTests(dir: string, depth = 0, inTestDir = false): Promise<
 const NPM_PLACEHOLDER = /no test specified/i;
 
 export async function detectTestCommand(dir: string): Promise<DetectedTestCommand | undefined> {
-  const pkg = readText(dir, 'package.json');
+  // One listing of the folder says which marker files are there; only those are read (a run asks at its
+  // start and again when the agent says it is done).
+  const top = listing(dir);
+  const files = new Set(top.filter(e => e.kind === 'file').map(e => e.name));
+  const text = (name: string) => (files.has(name) ? readText(dir, name) : undefined);
+  const pkg = text('package.json');
   if (pkg !== undefined) {
     try {
       const test = (JSON.parse(pkg) as { scripts?: Record<string, unknown> }).scripts?.test;
@@ -87,16 +86,18 @@ export async function detectTestCommand(dir: string): Promise<DetectedTestComman
       // A broken package.json is the agent's to fix; fall through to other markers.
     }
   }
-  if (await hasNodeTests(dir)) return { command: 'node --test', framework: 'node', reason: 'test files that node --test finds (such as tests/*.test.js)' };
-  if (exists(dir, 'pytest.ini')) return { command: 'pytest', framework: 'pytest', reason: 'pytest.ini' };
-  const pyproject = readText(dir, 'pyproject.toml');
+  if (await hasNodeTests(dir, 0, false, top)) return { command: 'node --test', framework: 'node', reason: 'test files that node --test finds (such as tests/*.test.js)' };
+  if (files.has('pytest.ini')) return { command: 'pytest', framework: 'pytest', reason: 'pytest.ini' };
+  const pyproject = text('pyproject.toml');
   if (pyproject && /\[tool\.pytest/.test(pyproject)) return { command: 'pytest', framework: 'pytest', reason: 'pyproject.toml configures pytest' };
-  const setupCfg = readText(dir, 'setup.cfg');
+  const setupCfg = text('setup.cfg');
   if (setupCfg && /\[tool:pytest\]/.test(setupCfg)) return { command: 'pytest', framework: 'pytest', reason: 'setup.cfg configures pytest' };
-  if (exists(dir, 'conftest.py')) return { command: 'pytest', framework: 'pytest', reason: 'conftest.py' };
-  if (hasPyTests(dir)) return { command: 'pytest', framework: 'pytest', reason: 'test_*.py files' };
-  if (exists(dir, 'go.mod')) return { command: 'go test ./...', framework: 'go', reason: 'go.mod' };
-  if (exists(dir, 'Cargo.toml')) return { command: 'cargo test', framework: 'cargo', reason: 'Cargo.toml' };
+  if (files.has('conftest.py')) return { command: 'pytest', framework: 'pytest', reason: 'conftest.py' };
+  if ([...files].some(isPyTestFile) || (top.some(e => e.name === 'tests' && e.kind === 'dir') && listing(dir, 'tests').some(e => e.kind === 'file' && isPyTestFile(e.name)))) {
+    return { command: 'pytest', framework: 'pytest', reason: 'test_*.py files' };
+  }
+  if (files.has('go.mod')) return { command: 'go test ./...', framework: 'go', reason: 'go.mod' };
+  if (files.has('Cargo.toml')) return { command: 'cargo test', framework: 'cargo', reason: 'Cargo.toml' };
   return undefined;
 }
 

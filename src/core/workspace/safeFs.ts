@@ -313,8 +313,12 @@ function refuseLinked(stat: fs.Stats, shown: string): void {
  */
 function writeFd(fd: number, data: Buffer, existing: boolean): void {
   let done = 0;
-  while (done < data.length) done += fs.writeSync(fd, data, done, data.length - done, done);
-  if (existing) fs.ftruncateSync(fd, data.length);
+  try {
+    while (done < data.length) done += fs.writeSync(fd, data, done, data.length - done, done);
+  } finally {
+    // also after a failed write (a full disk): what was written, never the new start over the old end
+    if (existing) fs.ftruncateSync(fd, done);
+  }
 }
 
 /** Creates or overwrites a regular file below `root` (missing folders are made, none followed). */

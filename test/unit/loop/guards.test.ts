@@ -187,7 +187,7 @@ describe('agent loop guards and provider errors', function () {
     const cancelled = runAgentLoop(input('gemma3:1b'), ctl.signal, e => {
       if (e.type === 'model' && e.step === 2) setTimeout(() => ctl.abort(), 100);
     });
-    const c = await cancelled;
+    const c = await Promise.race([cancelled, new Promise<never>((_, reject) => setTimeout(() => reject(new Error('the cancel did not end the run within 5 s')), 5000))]);
     assert.equal(c.outcome, 'cancelled');
     await fake.waitFor(() => fake.counters.active === 0, 5000, 'the stalled call to be closed');
   });

@@ -1,4 +1,7 @@
 import * as assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
 import { detectTestCommand, parseTestOutput, resolveTestCommand } from '../../../src/core/tools';
 import { fixture, write, type Fixture } from './helpers';
 
@@ -60,6 +63,21 @@ describe('test command detection', () => {
   it('Cargo.toml -> cargo test', async () => {
     write(f.dir, 'Cargo.toml', '[package]\n');
     assert.equal((await detectTestCommand(f.dir))?.command, 'cargo test');
+  });
+  it('a marker that is a folder or a symbolic link does not count; a missing folder has no tests', async () => {
+    fs.mkdirSync(path.join(f.dir, 'go.mod'));
+    fs.mkdirSync(path.join(f.dir, 'conftest.py'));
+    const outside = fs.mkdtempSync(path.join(os.tmpdir(), 'ai2ai-markers-'));
+    try {
+      fs.writeFileSync(path.join(outside, 'Cargo.toml'), '[package]\n');
+      fs.writeFileSync(path.join(outside, 'package.json'), JSON.stringify({ scripts: { test: 'mocha' } }));
+      fs.symlinkSync(path.join(outside, 'Cargo.toml'), path.join(f.dir, 'Cargo.toml'));
+      fs.symlinkSync(path.join(outside, 'package.json'), path.join(f.dir, 'package.json'));
+      assert.equal(await detectTestCommand(f.dir), undefined);
+    } finally {
+      fs.rmSync(outside, { recursive: true, force: true });
+    }
+    assert.equal(await detectTestCommand(path.join(f.dir, 'no-such-folder')), undefined);
   });
   it('nothing -> undefined; an explicit command wins', async () => {
     assert.equal(await detectTestCommand(f.dir), undefined);
