@@ -192,8 +192,12 @@ export function entryBelow(root: string, abs: string, shown = abs): Entry {
   }
 }
 
-/** Opens a regular file below `root`; the descriptor is checked, and compared with what lstat saw. */
-function openFile(root: string, abs: string, shown: string, flags: number, mode?: number): { fd: number; stat: fs.Stats; created: boolean; dir: Dir } {
+/**
+ * Opens a regular file below `root`; the descriptor is checked, and compared with what lstat saw. `stat` is
+ * left out for a file this call created through a folder descriptor: O_EXCL made it, a new empty regular
+ * file with one link, so there is nothing to check (and a write saves a system call).
+ */
+function openFile(root: string, abs: string, shown: string, flags: number, mode?: number): { fd: number; stat?: fs.Stats; created: boolean; dir: Dir } {
   const dir = openDir(root, path.dirname(abs), shown, (flags & C.O_CREAT) !== 0);
   const name = path.basename(abs);
   const p = at(dir, name);
@@ -221,6 +225,7 @@ function openFile(root: string, abs: string, shown: string, flags: number, mode?
       if (code(e) === 'ENXIO') throw new AppError('validation', `"${shown}" is a FIFO (named pipe); file tools read and write regular files only.`, { path: shown });
       throw e;
     }
+    if (created && dir.fd !== undefined) return { fd, created, dir };
     const stat = fs.fstatSync(fd);
     const refuse = (err: AppError) => {
       fs.closeSync(fd);
@@ -243,6 +248,11 @@ function openFile(root: string, abs: string, shown: string, flags: number, mode?
     close(dir);
     throw e;
   }
+}
+
+/** The stat of a file `openFile` opened (it has one unless the call created the file). */
+function statOf(f: { fd: number; stat?: fs.Stats }): fs.Stats {
+  return f.stat ?? fs.fstatSync(f.fd);
 }
 
 function readAll(fd: number, max: number): Buffer {
@@ -272,9 +282,10 @@ export function readFileBelow(root: string, abs: string, maxBytes: number, shown
     throw e;
   }
   try {
-    if (f.stat.size > maxBytes) return { kind: 'too_large', size: f.stat.size };
+    const stat = statOf(f);
+    if (stat.size > maxBytes) return { kind: 'too_large', size: stat.size };
     const buf = readAll(f.fd, maxBytes);
-    if (buf.length > maxBytes) return { kind: 'too_large', size: Math.max(buf.length, f.stat.size) };
+    if (buf.length > maxBytes) return { kind: 'too_large', size: Math.max(buf.length, stat.size) };
     return { kind: 'ok', buf };
   } finally {
     fs.closeSync(f.fd);
@@ -325,7 +336,7 @@ function writeFd(fd: number, data: Buffer, existing: boolean): void {
 export function writeFileBelow(root: string, abs: string, data: Buffer, shown = abs): { created: boolean } {
   const f = openFile(root, abs, shown, C.O_WRONLY | C.O_CREAT, 0o666);
   try {
-    refuseLinked(f.stat, shown);
+    if (f.stat) refuseLinked(f.stat, shown);
     writeFd(f.fd, data, !f.created);
     return { created: f.created };
   } finally {
@@ -347,8 +358,9 @@ export function editFileBelow<T>(root: string, abs: string, maxBytes: number, ed
     throw e;
   }
   try {
-    refuseLinked(f.stat, shown);
-    if (f.stat.size > maxBytes) return { kind: 'too_large', size: f.stat.size };
+    const stat = statOf(f);
+    refuseLinked(stat, shown);
+    if (stat.size > maxBytes) return { kind: 'too_large', size: stat.size };
     const buf = readAll(f.fd, maxBytes);
     if (buf.length > maxBytes) return { kind: 'too_large', size: buf.length };
     const { data, result } = edit(buf);

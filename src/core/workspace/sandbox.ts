@@ -189,30 +189,43 @@ export class PathSandbox {
    * the lstat of `abs` itself when it exists.
    */
   private realPrefix(abs: string, p: string, mode: AccessMode): { real: string; leaf?: fs.Stats } {
-    const rest: string[] = [];
-    let cur = abs;
+    // The path itself: its lstat tells a missing name from a dangling symlink, and is the file's own stat.
+    const leaf = this.lstat(abs, p, mode);
+    if (leaf) return { real: this.realpath(abs, p, mode), leaf };
+    // Above it, realpath first (a new file's folder usually exists): only when that fails does an lstat
+    // tell a missing folder (look further up) from a symlink that leads nowhere (refused).
+    const rest = [path.basename(abs)];
+    let cur = path.dirname(abs);
     for (;;) {
-      let st: fs.Stats | undefined;
       try {
-        // a missing name answers undefined, not an exception: a new file's path is the common case
-        st = fs.lstatSync(cur, { throwIfNoEntry: false });
-      } catch (e) {
-        const code = (e as NodeJS.ErrnoException).code;
-        if (code !== 'ENOENT' && code !== 'ENOTDIR') this.refuse(p, `it cannot be checked (${code ?? 'error'})`, mode);
-      }
-      if (st) {
-        let real: string;
-        try {
-          real = fs.realpathSync.native(cur);
-        } catch {
-          this.refuse(p, 'it goes through a symbolic link whose target is missing or loops', mode);
-        }
-        return { real: rest.length ? path.join(real, ...rest.reverse()) : real, leaf: rest.length ? undefined : st };
+        return { real: path.join(fs.realpathSync.native(cur), ...rest.reverse()) };
+      } catch {
+        if (this.lstat(cur, p, mode)) this.refuse(p, 'it goes through a symbolic link whose target is missing or loops', mode);
       }
       const parent = path.dirname(cur);
       if (parent === cur) return { real: abs };
       rest.push(path.basename(cur));
       cur = parent;
+    }
+  }
+
+  /** lstat of `at`, or undefined when nothing is there; any other failure refuses `p`. */
+  private lstat(at: string, p: string, mode: AccessMode): fs.Stats | undefined {
+    try {
+      // a missing name answers undefined, not an exception: a new file's path is the common case
+      return fs.lstatSync(at, { throwIfNoEntry: false });
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code;
+      if (code !== 'ENOENT' && code !== 'ENOTDIR') this.refuse(p, `it cannot be checked (${code ?? 'error'})`, mode);
+      return undefined;
+    }
+  }
+
+  private realpath(at: string, p: string, mode: AccessMode): string {
+    try {
+      return fs.realpathSync.native(at);
+    } catch {
+      this.refuse(p, 'it goes through a symbolic link whose target is missing or loops', mode);
     }
   }
 
