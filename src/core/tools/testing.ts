@@ -5,7 +5,7 @@
  */
 import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
-import { readDirBelow, readFileBelow, type DirEntry } from '../workspace/safeFs';
+import { entryOf, readDirBelow, readFileBelow, type DirEntry } from '../workspace/safeFs';
 
 export type TestFramework = 'npm' | 'node' | 'pytest' | 'go' | 'cargo' | 'explicit';
 
@@ -38,8 +38,6 @@ function listing(dir: string, sub = '.'): DirEntry[] {
   }
 }
 
-const isPyTestFile = (n: string) => /^test_.*\.py$|_test\.py$/.test(n);
-
 /**
  * Files `node --test` runs when given no paths (Node 20 and later): `*.test.js`, `*-test.js`, `*_test.js`,
  * `test-*.js`, `test.js` (each also .cjs/.mjs), and any script under a `test/` folder.
@@ -48,22 +46,27 @@ const NODE_TEST_FILE = /^(?:.+[.\-_]test|test-.+|test)\.[cm]?js$/;
 
 /** Whether `node --test` would find a test file here (a bounded walk: three levels, no node_modules or dot folders). */
 async function hasNodeTests(dir: string, depth = 0, inTestDir = false, listed?: readonly DirEntry[]): Promise<boolean> {
-  let entries: ReadonlyArray<{ name: string; file: boolean; folder: boolean }>;
-  if (listed) entries = listed.map(e => ({ name: e.name, file: e.kind === 'file', folder: e.kind === 'dir' }));
-  else {
+  let entries = listed;
+  if (!entries) {
     try {
-      entries = (await fs.readdir(dir, { withFileTypes: true })).map(e => ({ name: e.name, file: e.isFile(), folder: e.isDirectory() }));
+      entries = (await fs.readdir(dir, { withFileTypes: true })).map(entryOf);
     } catch {
       return false;
     }
   }
-  for (const e of entries) if (e.file && (NODE_TEST_FILE.test(e.name) || (inTestDir && /\.[cm]?js$/.test(e.name)))) return true;
+  for (const e of entries) if (e.kind === 'file' && (NODE_TEST_FILE.test(e.name) || (inTestDir && /\.[cm]?js$/.test(e.name)))) return true;
   if (depth >= 3) return false;
   for (const e of entries.slice(0, 200)) {
-    if (!e.folder || e.name === 'node_modules' || e.name.startsWith('.')) continue;
+    if (e.kind !== 'dir' || e.name === 'node_modules' || e.name.startsWith('.')) continue;
     if (await hasNodeTests(path.join(dir, e.name), depth + 1, inTestDir || e.name === 'test')) return true;
   }
   return false;
+}
+
+/** test_*.py or *_test.py in the folder (its listing `top`) or in its tests/ folder. */
+function hasPyTests(dir: string, top: readonly DirEntry[]): boolean {
+  const isTestFile = (e: DirEntry) => e.kind === 'file' && /^test_.*\.py$|_test\.py$/.test(e.name);
+  return top.some(isTestFile) || (top.some(e => e.name === 'tests' && e.kind === 'dir') && listing(dir, 'tests').some(isTestFile));
 }
 
 /** npm's placeholder script fails on purpose; it is not a test suite. */
@@ -93,9 +96,7 @@ export async function detectTestCommand(dir: string): Promise<DetectedTestComman
   const setupCfg = text('setup.cfg');
   if (setupCfg && /\[tool:pytest\]/.test(setupCfg)) return { command: 'pytest', framework: 'pytest', reason: 'setup.cfg configures pytest' };
   if (files.has('conftest.py')) return { command: 'pytest', framework: 'pytest', reason: 'conftest.py' };
-  if ([...files].some(isPyTestFile) || (top.some(e => e.name === 'tests' && e.kind === 'dir') && listing(dir, 'tests').some(e => e.kind === 'file' && isPyTestFile(e.name)))) {
-    return { command: 'pytest', framework: 'pytest', reason: 'test_*.py files' };
-  }
+  if (hasPyTests(dir, top)) return { command: 'pytest', framework: 'pytest', reason: 'test_*.py files' };
   if (files.has('go.mod')) return { command: 'go test ./...', framework: 'go', reason: 'go.mod' };
   if (files.has('Cargo.toml')) return { command: 'cargo test', framework: 'cargo', reason: 'Cargo.toml' };
   return undefined;

@@ -411,13 +411,18 @@ export interface DirEntry {
   kind: 'file' | 'dir' | 'link' | 'other';
 }
 
+/** A directory entry as the file tools see it (a symlink is a link, whatever it points to). */
+export function entryOf(e: fs.Dirent): DirEntry {
+  return { name: e.name, kind: e.isSymbolicLink() ? 'link' : e.isDirectory() ? 'dir' : e.isFile() ? 'file' : 'other' };
+}
+
 /** The entries of the folder `abs` below `root` (opened without following links); sorted by name. */
 export function readDirBelow(root: string, abs: string, shown = abs): DirEntry[] {
   const dir = openDir(root, abs, shown);
   try {
     const entries = fs.readdirSync(dir.fd !== undefined ? `/proc/self/fd/${dir.fd}` : dir.path, { withFileTypes: true });
     return entries
-      .map(e => ({ name: e.name, kind: e.isSymbolicLink() ? ('link' as const) : e.isDirectory() ? ('dir' as const) : e.isFile() ? ('file' as const) : ('other' as const) }))
+      .map(entryOf)
       .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
   } finally {
     close(dir);

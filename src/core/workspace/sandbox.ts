@@ -44,12 +44,17 @@ export interface PathSandboxOptions {
 
 export type AccessMode = 'read' | 'write';
 
-function realOrLexical(p: string): string {
+/** The real path of `p`, or undefined when it cannot be resolved (missing, a dangling or looping link). */
+function realpathOf(p: string): string | undefined {
   try {
     return fs.realpathSync.native(p);
   } catch {
-    return path.resolve(p);
+    return undefined;
   }
+}
+
+function realOrLexical(p: string): string {
+  return realpathOf(p) ?? path.resolve(p);
 }
 
 function flipCase(s: string): string {
@@ -189,19 +194,18 @@ export class PathSandbox {
    * the lstat of `abs` itself when it exists.
    */
   private realPrefix(abs: string, p: string, mode: AccessMode): { real: string; leaf?: fs.Stats } {
+    const dangling = (): never => this.refuse(p, 'it goes through a symbolic link whose target is missing or loops', mode);
     // The path itself: its lstat tells a missing name from a dangling symlink, and is the file's own stat.
     const leaf = this.lstat(abs, p, mode);
-    if (leaf) return { real: this.realpath(abs, p, mode), leaf };
+    if (leaf) return { real: realpathOf(abs) ?? dangling(), leaf };
     // Above it, realpath first (a new file's folder usually exists): only when that fails does an lstat
     // tell a missing folder (look further up) from a symlink that leads nowhere (refused).
     const rest = [path.basename(abs)];
     let cur = path.dirname(abs);
     for (;;) {
-      try {
-        return { real: path.join(fs.realpathSync.native(cur), ...rest.reverse()) };
-      } catch {
-        if (this.lstat(cur, p, mode)) this.refuse(p, 'it goes through a symbolic link whose target is missing or loops', mode);
-      }
+      const real = realpathOf(cur);
+      if (real !== undefined) return { real: path.join(real, ...rest.reverse()) };
+      if (this.lstat(cur, p, mode)) dangling();
       const parent = path.dirname(cur);
       if (parent === cur) return { real: abs };
       rest.push(path.basename(cur));
@@ -218,14 +222,6 @@ export class PathSandbox {
       const code = (e as NodeJS.ErrnoException).code;
       if (code !== 'ENOENT' && code !== 'ENOTDIR') this.refuse(p, `it cannot be checked (${code ?? 'error'})`, mode);
       return undefined;
-    }
-  }
-
-  private realpath(at: string, p: string, mode: AccessMode): string {
-    try {
-      return fs.realpathSync.native(at);
-    } catch {
-      this.refuse(p, 'it goes through a symbolic link whose target is missing or loops', mode);
     }
   }
 
